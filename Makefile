@@ -1,0 +1,46 @@
+# clipbook: every target sets up what is missing first, so each works alone on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROFILE ?= auto
+DEVICE  ?= auto
+# lightly asks the network for its latest version on import unless told not to.
+export LIGHTLY_DID_VERSION_CHECK := True
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup run test unit notebooks lab bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+## Execute every notebook with papermill into outputs/<notebook stem>/ (PROFILE=quick|full|auto).
+run: setup
+	$(PY) -m clipbook.runner --profile $(PROFILE) --device $(DEVICE)
+
+## Unit tests, then every notebook through papermill on the quick profile.
+test: setup
+	$(PY) -m pytest
+
+unit: setup
+	$(PY) -m pytest -m "not notebook"
+
+notebooks: setup
+	$(PY) -m pytest -m notebook
+
+## JupyterLab on the environment, with its kernel registered.
+lab: setup
+	$(PY) -m ipykernel install --sys-prefix --name clipbook --display-name "Python (clipbook)"
+	cd notebooks && ../$(PY) -m jupyter lab
+
+## CPU benchmarks; writes benchmarks/latest.json.
+bench: setup
+	$(PY) benchmarks/run_cpu.py
+
+clean:
+	rm -rf outputs data/cache data/checkpoints
