@@ -1,0 +1,6 @@
+"""Corpora clipbook generates: one module per corpus."""
+from .shapes import (COLOURS, a, SCENE_KINDS, SHAPES, SIZES, SPLITS, Scene, ShapeObject, ShapesData,
+                     ShapesWorld, hash_seed, plural)
+
+__all__ = ["COLOURS", "a", "SCENE_KINDS", "SHAPES", "SIZES", "SPLITS", "Scene", "ShapeObject", "ShapesData",
+           "ShapesWorld", "hash_seed", "plural"]

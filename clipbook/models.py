@@ -1,0 +1,142 @@
+"""CLIP models from open_clip: clipbook's small configs, pretrained tags, and safe local checkpoints.
+
+clipbook's configs (``clipbook/model_configs/*.json``) are registered with open_clip's own config
+registry on ``import clipbook``, so a clipbook checkpoint opens in plain open_clip::
+
+    import clipbook, open_clip
+    model = open_clip.create_model("clipbook-tiny", pretrained="data/checkpoints/clipbook-tiny-....safetensors")
+
+Checkpoints are safetensors files (no pickle), written to a temporary file and renamed.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import open_clip
+import torch
+from safetensors import SafetensorError, safe_open
+from open_clip.transform import PreprocessCfg, image_transform_v2
+from safetensors.torch import save_file
+
+from .utils import atomic_path, check_choice, resolve_device
+
+CONFIG_DIR = Path(__file__).parent / "model_configs"
+CLIPBOOK_MODELS: tuple[str, ...] = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.json")))
+
+
+def register_configs() -> None:
+    """Add clipbook's configs to open_clip's registry (idempotent)."""
+    if not set(CLIPBOOK_MODELS) <= set(open_clip.list_models()):
+        open_clip.add_model_config(CONFIG_DIR)
+
+
+register_configs()
+
+
+def check_model_name(model: str) -> str:
+    """Return `model` if open_clip knows the config, else raise naming the parameter and the choices."""
+    known = open_clip.list_models()
+    if model not in known:
+        ours = ", ".join(CLIPBOOK_MODELS)
+        raise ValueError(
+            f"MODEL={model!r} is not an open_clip model config: use one of clipbook's ({ours}) or any name "
+            f"in open_clip.list_models() (e.g. 'ViT-B-32'; {len(known)} in all)."
+        )
+    return model
+
+
+def create_clip(
+    model: str = "clipbook-tiny",
+    pretrained: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.nn.Module, Callable, Callable]:
+    """A CLIP, its tokenizer and its image preprocessing: random init (`pretrained=None`), an open_clip
+    pretrained tag (downloads; needs the network), or a local checkpoint file (.safetensors, .pt)."""
+    check_model_name(model)
+    dev = resolve_device(device)
+    if pretrained is None or pretrained == "":
+        clip = open_clip.create_model(model, pretrained=None, device=dev)
+    elif Path(pretrained).suffix in (".safetensors", ".pt", ".pth", ".bin") or os.path.sep in str(pretrained):
+        clip = load_checkpoint(pretrained, model=model, device=dev)
+    else:
+        tags = open_clip.list_pretrained_tags_by_model(model)
+        check_choice("PRETRAINED", pretrained, tags or ["(no tags for this model: give a checkpoint file)"])
+        clip = open_clip.create_model(model, pretrained=str(pretrained), device=dev)
+    tokenizer = open_clip.get_tokenizer(model)
+    preprocess = image_transform_v2(PreprocessCfg(**clip.visual.preprocess_cfg), is_train=False)
+    return clip, tokenizer, preprocess
+
+
+def save_checkpoint(model: torch.nn.Module, path: str | os.PathLike, model_name: str,
+                    metadata: dict[str, Any] | None = None) -> Path:
+    """Write the state dict as safetensors (temporary file, then rename) with `model_name` and
+    `metadata` (JSON-encoded) in the header, so the file says what it is."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"path={str(path)!r} is not allowed: checkpoints are written as .safetensors files.")
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    header = {"format": "clipbook", "model": model_name,
+              "clipbook": json.dumps(metadata or {}, sort_keys=True, default=str)}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
+    return path
+
+
+def checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
+    """The header of a clipbook checkpoint: {"model": ..., **metadata}; a clear error if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint={str(path)!r} does not exist.")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ValueError(
+            f"checkpoint={str(path)!r} is corrupted or not a safetensors file ({e}); delete it and train "
+            "again, or give a valid .safetensors checkpoint."
+        ) from None
+    info = json.loads(header.get("clipbook", "{}"))
+    info["model"] = header.get("model")
+    return info
+
+
+def load_checkpoint(path: str | os.PathLike, model: str | None = None,
+                    device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Build the model a checkpoint was saved from (or `model`) and load its weights.
+
+    A clipbook .safetensors file must name the same config as `model`; a plain open_clip checkpoint
+    (.pt/.bin, loaded with ``weights_only=True``) needs `model`. Mismatches are errors, not warnings."""
+    path = Path(path)
+    dev = resolve_device(device)
+    if path.suffix == ".safetensors":
+        saved = checkpoint_info(path).get("model")
+        if model is None:
+            model = saved
+        if model is None:
+            raise ValueError(f"checkpoint={str(path)!r} does not say its model: pass model=<config name>.")
+        if saved is not None and saved != model:
+            raise ValueError(
+                f"checkpoint={str(path)!r} holds a {saved!r} model, not MODEL={model!r}: use MODEL={saved!r} "
+                "or a checkpoint of that model."
+            )
+    elif not path.is_file():
+        raise FileNotFoundError(f"checkpoint={str(path)!r} does not exist.")
+    if model is None:
+        raise ValueError(f"checkpoint={str(path)!r}: pass model=<config name> to load a non-clipbook file.")
+    check_model_name(model)
+    try:
+        return open_clip.create_model(model, pretrained=str(path), device=dev)
+    except (RuntimeError, KeyError, AssertionError, SafetensorError) as e:
+        raise ValueError(
+            f"checkpoint={str(path)!r} does not fit MODEL={model!r}: {str(e).splitlines()[0]}"
+        ) from None
+
+
+def count_parameters(model: torch.nn.Module) -> dict[str, int]:
+    """Parameter counts of the image tower, the text side and the whole model."""
+    total = sum(p.numel() for p in model.parameters())
+    visual = sum(p.numel() for p in model.visual.parameters())
+    return {"image": visual, "text": total - visual - 1, "total": total}

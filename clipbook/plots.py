@@ -1,0 +1,120 @@
+"""Figures the notebooks share: image grids, similarity heatmaps, training curves, recall bars."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def save_figure(fig: plt.Figure, folder: str | Path, name: str) -> Path:
+    """Save `fig` as folder/name.png (150 dpi) and return the path."""
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    return path
+
+
+def show_images(images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 8,
+                size: float = 1.6, title_chars: int = 28) -> plt.Figure:
+    """A grid of uint8 images with wrapped titles underneath."""
+    n = len(images)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.5)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], interpolation="nearest")
+            if titles is not None:
+                ax.set_title(_wrap(titles[i], title_chars), fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    if "\n" in text:
+        return "\n".join(_wrap(part, width) for part in text.split("\n"))
+    words, lines, line = text.split(" "), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    return "\n".join(lines + [line])
+
+
+def similarity_heatmap(similarity: np.ndarray, images: np.ndarray, captions: Sequence[str],
+                       title: str = "", ax: plt.Axes | None = None, annotate: bool = True) -> plt.Figure:
+    """The N x N matrix I.T of a batch: images down the left, captions along the top (as in OpenAI's
+    "Interacting with CLIP"); the diagonal holds the matching pairs."""
+    sim = np.asarray(similarity, dtype=float)
+    n = sim.shape[0]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.0 * n + 2.5, 0.8 * n + 2.0))
+    else:
+        fig = ax.figure
+    sns.heatmap(sim, ax=ax, cmap="viridis", annot=annotate, fmt=".2f", annot_kws={"fontsize": 7},
+                cbar_kws={"label": "cosine similarity", "shrink": 0.7}, square=False)
+    for i in range(n):
+        ax.imshow(images[i], extent=(-1.05, -0.05, i + 0.95, i + 0.05), aspect="auto", interpolation="nearest",
+                  zorder=3)
+    ax.set_xlim(-1.1, n)
+    ax.set_ylim(n, 0)
+    ax.set_yticks([])
+    ax.xaxis.tick_top()
+    ax.set_xticks(np.arange(n) + 0.5)
+    ax.set_xticklabels([_wrap(c, 18) for c in captions], rotation=90, fontsize=7)
+    for i in range(n):
+        ax.add_patch(plt.Rectangle((i, i), 1, 1, fill=False, edgecolor="white", lw=1.5))
+    if title:
+        ax.set_title(title, pad=12, y=-0.08)
+    return fig
+
+
+def plot_history(history: Mapping[str, Sequence[float]], batch_size: int | None = None,
+                 max_logit_scale: float = 100.0) -> plt.Figure:
+    """Loss, learned logit scale (1 / temperature) and learning rate against the training step."""
+    df = pd.DataFrame({k: history[k] for k in ("step", "loss", "logit_scale", "lr")})
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    sns.lineplot(df, x="step", y="loss", ax=axes[0], lw=0.8, alpha=0.5, label="per step")
+    smooth = df["loss"].rolling(max(1, len(df) // 50), min_periods=1).mean()
+    axes[0].plot(df["step"], smooth, color="C3", label="running mean")
+    if batch_size:
+        axes[0].axhline(math.log(batch_size), ls="--", color="grey", label=f"chance: ln({batch_size})")
+    axes[0].set_title("contrastive loss")
+    axes[0].legend(fontsize=8)
+    sns.lineplot(df, x="step", y="logit_scale", ax=axes[1])
+    axes[1].axhline(max_logit_scale, ls="--", color="grey", label=f"clamp at {max_logit_scale:g}")
+    axes[1].set_title("learned logit scale = 1 / temperature")
+    axes[1].legend(fontsize=8)
+    sns.lineplot(df, x="step", y="lr", ax=axes[2])
+    axes[2].set_title("learning rate (warm-up, cosine)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_recall(metrics: Mapping[str, float], ks: Sequence[int] = (1, 5), title: str = "") -> plt.Figure:
+    """Bars of image->text and text->image recall@k beside their chance levels."""
+    rows = []
+    for k in ks:
+        for d, name in (("i2t", "image → text"), ("t2i", "text → image")):
+            rows.append({"k": f"recall@{k}", "direction": name, "what": "model", "value": metrics[f"{d}_recall@{k}"]})
+            rows.append({"k": f"recall@{k}", "direction": name, "what": "chance",
+                         "value": metrics[f"chance_{d}_recall@{k}"]})
+    df = pd.DataFrame(rows)
+    g = sns.catplot(df, x="direction", y="value", hue="what", col="k", kind="bar", height=3.2, aspect=1.1,
+                    palette=["C0", "lightgrey"])
+    g.set_axis_labels("", "hit rate")
+    for ax in g.axes.flat:
+        for c in ax.containers:
+            ax.bar_label(c, fmt="%.3f", fontsize=8)
+    if title:
+        g.figure.suptitle(title, y=1.05)
+    return g.figure

@@ -1,0 +1,97 @@
+"""Encoding with a CLIP and image<->text retrieval metrics (notebook 01 introduces them).
+
+Retrieval uses torchmetrics' hit rate: a query counts as found at k when any of its top-k results
+is relevant. Many images share a caption ("two red stars"), so "relevant" means "has the same
+caption", and chance is computed exactly for that definition.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+from torchmetrics.retrieval import RetrievalHitRate
+
+from .train import images_to_tensor, normalizer
+from .utils import resolve_device
+
+
+@torch.no_grad()
+def encode_images(model: torch.nn.Module, images: np.ndarray | torch.Tensor, device="auto",
+                  batch_size: int = 512) -> torch.Tensor:
+    """L2-normalised image embeddings (N, D), float32 on the CPU, of uint8 (N, H, W, 3) images."""
+    dev = resolve_device(device)
+    model.eval()
+    normalize = normalizer(model, dev)
+    x = images_to_tensor(images)
+    out = []
+    for i in range(0, len(x), batch_size):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            out.append(model.encode_image(normalize(x[i:i + batch_size]), normalize=True).float().cpu())
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def encode_texts(model: torch.nn.Module, tokenizer, texts: Sequence[str], device="auto",
+                 batch_size: int = 1024) -> torch.Tensor:
+    """L2-normalised text embeddings (N, D), float32 on the CPU."""
+    dev = resolve_device(device)
+    model.eval()
+    out = []
+    for i in range(0, len(texts), batch_size):
+        tokens = tokenizer(list(texts[i:i + batch_size])).to(dev)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            out.append(model.encode_text(tokens, normalize=True).float().cpu())
+    return torch.cat(out)
+
+
+def chance_hit_rate(n_relevant: np.ndarray, n_candidates: int, k: int) -> float:
+    """Mean probability that k candidates drawn at random include at least one relevant one."""
+    k = min(k, n_candidates)
+    miss = [math.comb(n_candidates - m, k) / math.comb(n_candidates, k) for m in n_relevant]
+    return float(1.0 - np.mean(miss))
+
+
+def hit_rate(similarity: torch.Tensor, relevant: torch.Tensor, k: int) -> float:
+    """torchmetrics' RetrievalHitRate@k over a (queries x candidates) score and relevance matrix."""
+    q, c = similarity.shape
+    metric = RetrievalHitRate(top_k=k)
+    indexes = torch.arange(q).repeat_interleave(c)
+    return float(metric(similarity.reshape(-1).float(), relevant.reshape(-1), indexes=indexes))
+
+
+def retrieval_metrics(image_features: torch.Tensor, captions: Sequence[str], text_features: torch.Tensor,
+                      texts: Sequence[str], ks: Sequence[int] = (1, 5)) -> dict[str, float]:
+    """Image->text and text->image recall@k (hit rate) and their chance levels.
+
+    `image_features` (N, D) belong to images whose captions are `captions`; `text_features` (U, D)
+    encode the distinct candidate `texts`. Image->text ranks the U texts for each image (relevant: its
+    own caption); text->image ranks the N images for each text (relevant: images with that caption)."""
+    captions = list(captions)
+    texts = list(texts)
+    if len(set(texts)) != len(texts):
+        raise ValueError("texts must be distinct: pass the unique captions as candidates.")
+    position = {t: j for j, t in enumerate(texts)}
+    missing = [c for c in captions if c not in position]
+    if missing:
+        raise ValueError(f"{len(missing)} captions are not among texts, e.g. {missing[0]!r}.")
+    target = torch.tensor([position[c] for c in captions])
+    relevant = target[:, None] == torch.arange(len(texts))[None, :]  # (N, U)
+    sim = image_features @ text_features.T
+    per_text = relevant.sum(0).numpy()
+    out = {}
+    for k in ks:
+        out[f"i2t_recall@{k}"] = hit_rate(sim, relevant, k)
+        out[f"t2i_recall@{k}"] = hit_rate(sim.T, relevant.T, k)
+        out[f"chance_i2t_recall@{k}"] = chance_hit_rate(np.ones(len(captions), int), len(texts), k)
+        out[f"chance_t2i_recall@{k}"] = chance_hit_rate(per_text, len(captions), k)
+    return out
+
+
+def evaluate_retrieval(model: torch.nn.Module, tokenizer, images: np.ndarray, captions: Sequence[str],
+                       device="auto", ks: Sequence[int] = (1, 5)) -> dict[str, float]:
+    """Encode images and their distinct captions, then `retrieval_metrics`."""
+    texts = list(dict.fromkeys(captions))
+    return retrieval_metrics(encode_images(model, images, device), captions,
+                             encode_texts(model, tokenizer, texts, device), texts, ks)

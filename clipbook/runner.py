@@ -1,0 +1,71 @@
+"""Run the workbook's notebooks with papermill: ``python -m clipbook.runner`` (what ``make run`` calls).
+
+Each notebook ``notebooks/NN_topic.ipynb`` is executed into ``outputs/NN_topic/NN_topic.ipynb`` with
+``OUTPUT_DIR`` pointing there, so its figures and ``metrics.json`` land beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from .utils import PROFILES, check_choice, project_root, resolve_profile
+
+
+def notebooks(folder: str | Path | None = None) -> list[Path]:
+    """The numbered notebooks, in order."""
+    folder = Path(folder) if folder else project_root() / "notebooks"
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def run_notebook(path: str | Path, output_root: str | Path | None = None, profile: str = "auto",
+                 device: str = "auto", parameters: dict[str, Any] | None = None,
+                 log_output: bool = True) -> dict[str, Any]:
+    """Execute one notebook with papermill and return the metrics it recorded."""
+    import papermill as pm
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"notebook={str(path)!r} does not exist.")
+    out_dir = Path(output_root or project_root() / "outputs") / path.stem
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = {"PROFILE": resolve_profile(profile, device), "DEVICE": device, "OUTPUT_DIR": str(out_dir.resolve())}
+    params.update(parameters or {})
+    (out_dir / "metrics.json").unlink(missing_ok=True)  # a stale file must never pass for this run's
+    pm.execute_notebook(str(path), str(out_dir / path.name), parameters=params, cwd=str(path.parent),
+                        kernel_name="python3", log_output=log_output, progress_bar=False)
+    metrics_path = out_dir / "metrics.json"
+    if not metrics_path.is_file():
+        raise RuntimeError(f"{path.name} ran but wrote no {metrics_path}.")
+    return json.loads(metrics_path.read_text())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="auto", help="quick | full | auto (full with a CUDA GPU)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    parser.add_argument("--output", default=None, help="output root (default: outputs/)")
+    parser.add_argument("--only", nargs="*", default=None, help="notebook stems or numbers to run (default: all)")
+    args = parser.parse_args(argv)
+    check_choice("PROFILE", args.profile, ("auto",) + PROFILES)
+    profile = resolve_profile(args.profile, args.device)
+    chosen = notebooks()
+    if args.only:
+        chosen = [p for p in chosen if p.stem in args.only or p.stem[:2] in args.only]
+        if not chosen:
+            raise SystemExit(f"--only {args.only} matches no notebook in {[p.stem for p in notebooks()]}")
+    print(f"profile={profile} device={args.device}: running {len(chosen)} notebooks")
+    for path in chosen:
+        start = time.perf_counter()
+        metrics = run_notebook(path, args.output, profile, args.device)
+        print(f"{path.stem}: {time.perf_counter() - start:.0f} s, metrics: "
+              + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in metrics.items() if not isinstance(v, (dict, list))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Contrastive training of a CLIP from scratch (notebook 01 introduces it).
+
+One method, top to bottom: model, data on the device, loss, optimizer, schedule, loop. The loss is
+open_clip's ``ClipLoss``; the optimizer AdamW with linear warm-up and cosine decay; the logit scale is
+clamped at ln(100) after every step as in the CLIP paper (open_clip's model does not clamp it itself,
+its training script does); bf16 autocast on CUDA. ``train_clip`` loads a cached checkpoint when one
+was trained with the same parameters and data, and trains otherwise.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import open_clip
+import torch
+from tqdm.auto import tqdm
+
+from .models import check_model_name, checkpoint_info, create_clip, load_checkpoint, save_checkpoint
+from .utils import check_positive, data_dir, resolve_device, seed_everything
+
+MAX_LOGIT_SCALE = math.log(100.0)
+_TRAIN_VERSION = 1
+
+
+@dataclass
+class TrainResult:
+    """What `train_clip` returns: the model, its tokenizer, the per-step history and the timings."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    model_name: str
+    checkpoint: Path | None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    train_seconds: float = 0.0
+    samples_seen: int = 0
+    loaded: bool = False
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples_seen / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+    @property
+    def initial_loss(self) -> float:
+        """Loss of the first training batch, before any update."""
+        return self.history["loss"][0]
+
+    @property
+    def final_loss(self) -> float:
+        """Mean loss of the last 5% of steps (at least one)."""
+        losses = self.history["loss"]
+        return float(np.mean(losses[-max(1, len(losses) // 20):]))
+
+
+def cosine_schedule(step: int, total: int, warmup: int) -> float:
+    """Learning-rate multiplier: linear warm-up to 1, then cosine decay to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def images_to_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> uint8 (N, 3, H, W), contiguous; kept uint8 so a dataset fits on a GPU."""
+    x = torch.as_tensor(images)
+    if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"images of shape {tuple(x.shape)} and dtype {x.dtype} are not allowed: "
+                         "give uint8 RGB images shaped (N, H, W, 3).")
+    return x.permute(0, 3, 1, 2).contiguous()
+
+
+def normalizer(model: torch.nn.Module, device: torch.device):
+    """A function turning uint8 (B, 3, H, W) batches into the float input the model expects."""
+    cfg = model.visual.preprocess_cfg
+    mean = torch.tensor(cfg["mean"], device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(cfg["std"], device=device).view(1, 3, 1, 1) * 255
+    size = model.visual.image_size
+    size = size if isinstance(size, (tuple, list)) else (size, size)
+
+    def normalize(x: torch.Tensor) -> torch.Tensor:
+        x = x.to(device, non_blocking=True).float()
+        if tuple(x.shape[-2:]) != tuple(size):
+            x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True,
+                                                align_corners=False)
+        return (x - mean) / std
+
+    return normalize
+
+
+def tokenize_phrasings(tokenizer, captions: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tokenize each distinct caption once: returns (table (U, context), index (N, K) into the table).
+    Images with fewer than K phrasings repeat their last one."""
+    if len(captions) == 0:
+        raise ValueError("captions=[] is not allowed: give at least one caption per image.")
+    k = max(len(c) for c in captions)
+    if min(len(c) for c in captions) == 0:
+        raise ValueError("captions contains an image without any caption: give at least one per image.")
+    unique: dict[str, int] = {}
+    index = np.empty((len(captions), k), dtype=np.int64)
+    for i, phrasings in enumerate(captions):
+        for j in range(k):
+            text = phrasings[min(j, len(phrasings) - 1)]
+            index[i, j] = unique.setdefault(text, len(unique))
+    table = tokenizer(list(unique))
+    return table, torch.from_numpy(index)
+
+
+def _fingerprint(images: torch.Tensor, captions: Sequence[Sequence[str]], params: dict) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    h.update(str(tuple(images.shape)).encode())
+    h.update(images.numpy().tobytes())
+    h.update(json.dumps([list(c) for c in captions]).encode())
+    return h.hexdigest()[:16]
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """open_clip's rule: no weight decay on gains, biases, norms, embeddings' 1-D params and logit_scale."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        exclude = p.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
+        (no_decay if exclude else decay).append(p)
+    return [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
+
+
+def train_clip(
+    images: np.ndarray | torch.Tensor,
+    captions: Sequence[Sequence[str]],
+    model: str = "clipbook-tiny",
+    *,
+    epochs: int = 10,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 0.1,
+    warmup: float = 0.05,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    cache: bool = True,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    log_every: int = 1,
+) -> TrainResult:
+    """Train `model` (an open_clip config name) from scratch on images and their caption phrasings.
+
+    `images`: uint8 (N, H, W, 3). `captions`: for every image, one or more phrasings; each step picks
+    one at random, so the text encoder sees the variety. With `cache=True`, a checkpoint trained with
+    the same data and parameters is loaded from `checkpoint_dir` (default data/checkpoints) instead of
+    training again; a new one is written there (temporary file, then rename)."""
+    check_model_name(model)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        check_positive(name, value)
+    for name, value in (("lr", lr),):
+        check_positive(name, value, integer=False)
+    if not (isinstance(warmup, (int, float)) and 0 <= warmup < 1):
+        raise ValueError(f"warmup={warmup!r} is not allowed: it is the warm-up fraction of steps, in [0, 1).")
+    if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+        raise ValueError(f"weight_decay={weight_decay!r} is not allowed: it must be a number >= 0.")
+    dev = resolve_device(device)
+    x_all = images_to_tensor(images)
+    n = x_all.shape[0]
+    if len(captions) != n:
+        raise ValueError(f"captions has {len(captions)} entries for {n} images: give one list per image.")
+    if batch_size > n:
+        raise ValueError(f"batch_size={batch_size} is not allowed: it must be at most the {n} training images.")
+
+    params = {"v": _TRAIN_VERSION, "model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+              "weight_decay": weight_decay, "warmup": warmup, "seed": seed,
+              "config": open_clip.get_model_config(model)}
+    key = _fingerprint(x_all, captions, params)
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else data_dir("checkpoints")
+    path = folder / f"{model}-{key}.safetensors"
+
+    if cache and path.exists():
+        try:
+            info = checkpoint_info(path)
+            clip = load_checkpoint(path, model=model, device=dev)
+        except ValueError as e:  # a broken cache entry is reported, then retrained and overwritten
+            print(f"Ignoring unusable cached checkpoint: {e}")
+        else:
+            print(f"Loaded cached checkpoint {path} (trained in {info.get('train_seconds', 0):.0f} s).")
+            return TrainResult(clip, open_clip.get_tokenizer(model), model, path, info.get("history", {}),
+                               info.get("train_seconds", 0.0), info.get("samples_seen", 0), loaded=True)
+
+    # ---- model, data on the device, loss, optimizer, schedule
+    seed_everything(seed)
+    clip, tokenizer, _ = create_clip(model, device=dev)
+    clip.train()
+    normalize = normalizer(clip, dev)
+    table, phrasing = tokenize_phrasings(tokenizer, captions)
+    if dev.type == "cuda":  # the whole uint8 dataset lives on the GPU: the loop never waits on data
+        x_all, table, phrasing = x_all.to(dev), table.to(dev), phrasing.to(dev)
+    loss_fn = open_clip.ClipLoss()
+    optimizer = torch.optim.AdamW(param_groups(clip, weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    steps_per_epoch = n // batch_size
+    total = epochs * steps_per_epoch
+    warm = max(1, int(round(warmup * total)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_schedule(s, total, warm))
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else torch.autocast(
+        "cpu", enabled=False)
+    gen = torch.Generator(device=x_all.device).manual_seed(seed)
+    history: dict[str, list[float]] = {"step": [], "loss": [], "logit_scale": [], "lr": []}
+
+    # ---- loop
+    start = time.perf_counter()
+    bar = tqdm(total=total, desc=f"train {model}", unit="step", disable=not progress, mininterval=2.0)
+    step = 0
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen, device=x_all.device)
+        for b in range(steps_per_epoch):
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            pick = torch.randint(phrasing.shape[1], (batch_size,), generator=gen, device=x_all.device)
+            texts = table[phrasing[idx, pick]].to(dev, non_blocking=True)
+            pixels = normalize(x_all[idx])
+            with amp:
+                image_features, text_features, logit_scale = clip(pixels, texts)
+                loss = loss_fn(image_features, text_features, logit_scale)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            with torch.no_grad():
+                clip.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+            if step % log_every == 0 or step == total - 1:
+                history["step"].append(step)
+                history["loss"].append(loss.item())
+                history["logit_scale"].append(logit_scale.item())
+                history["lr"].append(optimizer.param_groups[0]["lr"])
+                bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", scale=f"{history['logit_scale'][-1]:.1f}",
+                                refresh=False)
+            bar.update(1)
+            step += 1
+    bar.close()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    seconds = time.perf_counter() - start
+    clip.eval()
+
+    saved = None
+    if cache:
+        saved = save_checkpoint(clip, path, model, {
+            "params": params, "history": history, "train_seconds": seconds,
+            "samples_seen": total * batch_size, "n_train": n})
+        print(f"Saved checkpoint {saved}")
+    return TrainResult(clip, tokenizer, model, saved, history, seconds, total * batch_size)
