@@ -1,0 +1,27 @@
+"""Notebooks are committed clean: a parameters cell first, no outputs, no execution counts, a kernelspec."""
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+REQUIRED_PARAMETERS = ("PROFILE", "DEVICE", "SEED", "OUTPUT_DIR")
+
+
+def test_there_are_notebooks():
+    assert [p.name for p in NOTEBOOKS][:1] == ["01_contrastive_pretraining.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_clean_and_parameterised(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in code[0].get("metadata", {}).get("tags", []), "first code cell must be tagged 'parameters'"
+    source = "".join(code[0]["source"])
+    for name in REQUIRED_PARAMETERS:
+        assert f"{name} = " in source, f"parameters cell lacks {name}"
+    for cell in code:
+        assert not cell.get("outputs"), "outputs are committed"
+        assert cell.get("execution_count") is None, "execution counts are committed"
+    assert nb["metadata"].get("kernelspec", {}).get("name") == "python3"
+    assert nb["cells"][0]["cell_type"] == "markdown" and nb["cells"][0]["source"].startswith("# ")

@@ -1,0 +1,104 @@
+"""Models and checkpoints: open_clip configs, safe round trips, plain open_clip loading, clear errors."""
+import math
+
+import open_clip
+import pytest
+import torch
+
+import clipbook
+from clipbook import models
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    model, tokenizer, preprocess = clipbook.create_clip("clipbook-tiny", device="cpu")
+    return model.eval(), tokenizer
+
+
+def _outputs(model, tokenizer):
+    torch.manual_seed(1)
+    images = torch.randn(2, 3, 32, 32)
+    texts = tokenizer(["a red circle", "two blue stars"])
+    with torch.no_grad():
+        return model.encode_image(images), model.encode_text(texts)
+
+
+def test_configs_registered_with_open_clip():
+    assert {"clipbook-tiny", "clipbook-small"} <= set(open_clip.list_models())
+    assert open_clip.get_model_config("clipbook-tiny")["vision_cfg"]["image_size"] == 32
+
+
+def test_checkpoint_round_trip_and_plain_open_clip(tiny, tmp_path):
+    model, tokenizer = tiny
+    path = clipbook.save_checkpoint(model, tmp_path / "tiny.safetensors", "clipbook-tiny", {"note": "test"})
+    assert clipbook.checkpoint_info(path)["model"] == "clipbook-tiny"
+    assert clipbook.checkpoint_info(path)["note"] == "test"
+    expected = _outputs(model, tokenizer)
+    for loaded in (clipbook.load_checkpoint(path).eval(),
+                   open_clip.create_model("clipbook-tiny", pretrained=str(path)).eval(),
+                   clipbook.create_clip("clipbook-tiny", pretrained=str(path))[0].eval()):
+        for a, b in zip(expected, _outputs(loaded, tokenizer)):
+            assert torch.equal(a, b)
+    assert not list(tmp_path.glob(".*.tmp")), "no temporary file is left behind"
+
+
+def test_plain_torch_checkpoint_loads_weights_only(tiny, tmp_path):
+    model, tokenizer = tiny
+    path = tmp_path / "tiny.pt"
+    torch.save({"state_dict": model.state_dict()}, path)
+    loaded = clipbook.load_checkpoint(path, model="clipbook-tiny").eval()
+    for a, b in zip(_outputs(model, tokenizer), _outputs(loaded, tokenizer)):
+        assert torch.equal(a, b)
+
+
+def test_interrupted_save_keeps_the_old_checkpoint(tiny, tmp_path, monkeypatch):
+    model, _ = tiny
+    path = clipbook.save_checkpoint(model, tmp_path / "keep.safetensors", "clipbook-tiny")
+    before = path.read_bytes()
+
+    def broken_save(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"half a file")
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(models, "save_file", broken_save)
+    with pytest.raises(KeyboardInterrupt):
+        clipbook.save_checkpoint(model, path, "clipbook-tiny")
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+
+
+def test_corrupted_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / "broken.safetensors"
+    path.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ValueError, match=r"checkpoint=.*broken.safetensors.*corrupted"):
+        clipbook.load_checkpoint(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        clipbook.load_checkpoint(tmp_path / "missing.safetensors")
+
+
+def test_mismatched_checkpoint_is_a_clear_error(tiny, tmp_path):
+    model, _ = tiny
+    path = clipbook.save_checkpoint(model, tmp_path / "tiny.safetensors", "clipbook-tiny")
+    with pytest.raises(ValueError, match=r"holds a 'clipbook-tiny' model, not MODEL='clipbook-small'"):
+        clipbook.load_checkpoint(path, model="clipbook-small")
+    # a file that claims the right model but whose tensors do not fit
+    small = open_clip.create_model("clipbook-small")
+    bad = clipbook.save_checkpoint(small, tmp_path / "liar.safetensors", "clipbook-tiny")
+    with pytest.raises(ValueError, match=r"does not fit MODEL='clipbook-tiny'"):
+        clipbook.load_checkpoint(bad)
+
+
+def test_unknown_model_and_tag_are_clear_errors():
+    with pytest.raises(ValueError, match=r"MODEL='ViT-Nope' is not an open_clip model config.*clipbook-tiny"):
+        clipbook.create_clip("ViT-Nope")
+    with pytest.raises(ValueError, match=r"PRETRAINED='no_such_tag' is not allowed.*openai"):
+        clipbook.create_clip("ViT-B-32", pretrained="no_such_tag")
+    with pytest.raises(ValueError, match=r"checkpoints are written as .safetensors"):
+        clipbook.save_checkpoint(open_clip.create_model("clipbook-tiny"), "x.pt", "clipbook-tiny")
+
+
+def test_initial_logit_scale_is_the_papers():
+    model = open_clip.create_model("clipbook-tiny")
+    assert math.isclose(model.logit_scale.exp().item(), 1 / 0.07, rel_tol=1e-5)

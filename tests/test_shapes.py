@@ -1,0 +1,140 @@
+"""The shapes corpus: determinism, captions that agree with the pixels, the held-out split, errors."""
+import re
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from clipbook.data import COLOURS, ShapesWorld
+from clipbook.data.shapes import POSITIONS
+
+
+@pytest.fixture(scope="module")
+def world():
+    return ShapesWorld(image_size=32)
+
+
+def test_same_seed_same_data_other_seed_other_data(world, tmp_data):
+    a = world.dataset(200, "train", seed=3, cache=False)
+    b = world.dataset(200, "train", seed=3, cache=False)
+    c = world.dataset(200, "train", seed=4, cache=False)
+    assert np.array_equal(a.images, b.images) and a.all_captions() == b.all_captions()
+    assert not np.array_equal(a.images, c.images)
+    assert a.images.dtype == np.uint8 and a.images.shape == (200, 32, 32, 3)
+
+
+def test_cache_round_trip(world, tmp_data):
+    fresh = world.dataset(100, "val", seed=1)
+    files = list((tmp_data / "cache").glob("shapes-val-100-*.npz"))
+    assert len(files) == 1
+    again = world.dataset(100, "val", seed=1)
+    assert np.array_equal(fresh.images, again.images) and fresh.scenes == again.scenes
+    files[0].write_bytes(b"not an npz")  # a damaged cache file is regenerated
+    assert np.array_equal(world.dataset(100, "val", seed=1).images, fresh.images)
+
+
+def _components(image):
+    """Connected non-background blobs: (mask, centroid x, centroid y, mean colour)."""
+    fg = image.astype(int).max(axis=2) > 90
+    labels, n = ndimage.label(fg)
+    blobs = []
+    for k in range(1, n + 1):
+        mask = labels == k
+        ys, xs = np.nonzero(mask)
+        pixels = image[mask].astype(float)
+        core = pixels[pixels.sum(1) >= np.quantile(pixels.sum(1), 0.75)]  # fully covered, not edge pixels
+        blobs.append((mask, xs.mean(), ys.mean(), np.median(core, axis=0)))
+    return blobs
+
+
+def _closest_colour(rgb):
+    return min(COLOURS, key=lambda c: np.abs(np.array(COLOURS[c]) - rgb).sum())
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_captions_agree_with_pixels(size, tmp_data):
+    world = ShapesWorld(image_size=size)
+    data = world.dataset(300, "train", seed=0, cache=False)
+    checked = {"single": 0, "count": 0, "pair": 0}
+    for image, scene, caption in zip(data.images, data.scenes, data.captions):
+        blobs = _components(image)
+        # as many separate blobs as the caption says objects
+        assert len(blobs) == scene.count, caption
+        words = caption.split()
+        for obj in scene.objects:
+            assert obj.colour in words and (obj.shape in caption), caption
+            blob = min(blobs, key=lambda b: (b[1] - obj.x) ** 2 + (b[2] - obj.y) ** 2)
+            assert _closest_colour(blob[3]) == obj.colour, caption
+        if scene.kind == "single":
+            row, col = scene.position
+            _, x, y, _ = blobs[0]
+            assert POSITIONS[(row, col)] in caption
+            assert int(x // (size / 3)) == col and int(y // (size / 3)) == row, caption
+            ys, xs = np.nonzero(blobs[0][0])
+            big = max(np.ptp(xs), np.ptp(ys)) + 1 > (world.small + world.large) / 2
+            assert big == (scene.objects[0].size == "large"), caption
+        if scene.kind == "pair":
+            (_, xa, ya, ca), (_, xb, yb, cb) = sorted(
+                blobs, key=lambda b: (b[1] - scene.objects[0].x) ** 2 + (b[2] - scene.objects[0].y) ** 2)
+            rel = scene.relation
+            assert {"left of": xa < xb, "right of": xa > xb, "above": ya < yb, "below": ya > yb}[rel], caption
+            assert rel.split()[0] in caption
+        if scene.kind == "count":
+            assert ["two", "three", "four"][scene.count - 2] in words
+        checked[scene.kind] += 1
+    assert min(checked.values()) > 30
+
+
+def test_every_scene_has_several_phrasings(world):
+    data = world.dataset(50, "train", seed=0, cache=False)
+    for caps, canonical in zip(data.all_captions(), data.captions):
+        assert len(caps) == 5 and len(set(caps)) == 5 and caps[0] == canonical
+        assert all(not re.search(r"\ba [aeiou]", c) for c in caps), caps  # "an orange", never "a orange"
+
+
+def test_heldout_compositions_never_in_training(world):
+    assert len(world.heldout_classes) == 6
+    assert set(world.heldout_classes) | set(world.seen_classes) == set(world.class_names)
+    # every colour and every shape is still seen in training
+    for c in world.colours:
+        assert any(n.startswith(c + " ") for n in world.seen_classes)
+    for s in world.shapes:
+        assert any(n.endswith(" " + s) for n in world.seen_classes)
+    train = world.dataset(3000, "train", seed=0, cache=False)
+    patterns = [re.compile(rf"\b{n}(e?s)?\b") for n in world.heldout_classes]
+    for scene in train.scenes:
+        assert not any(o.name in world.heldout_classes for o in scene.objects)
+        for caption in scene.captions():
+            assert not any(p.search(caption) for p in patterns), caption
+    held = world.dataset(300, "heldout", seed=0, cache=False)
+    assert all(s.objects[0].name in world.heldout_classes for s in held.scenes)
+
+
+def test_class_dataset_labels(world):
+    data = world.class_dataset(3, seed=0, cache=False)
+    assert len(data) == 3 * 36
+    assert (np.bincount(data.labels, minlength=36) == 3).all()
+    assert [world.class_names[i] for i in data.labels[::3]] == world.class_names
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(image_size=0), "image_size=0"),
+    (dict(image_size=8), "image_size=8"),
+    (dict(shapes=["circle", "circle"]), "shapes="),
+    (dict(shapes=["circle", "blob"]), "blob"),
+    (dict(n_heldout=9), "n_heldout=9"),
+])
+def test_bad_world_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ShapesWorld(**kwargs)
+
+
+def test_bad_dataset_parameters(world):
+    with pytest.raises(ValueError, match=r"n=0 .*positive integer"):
+        world.dataset(0)
+    with pytest.raises(ValueError, match=r"split='test'.*'train', 'val', 'heldout'"):
+        world.dataset(10, split="test")
+    with pytest.raises(ValueError, match="held out"):
+        world.dataset(10, split="train", classes=world.heldout_classes[:1])
+    with pytest.raises(ValueError, match="mix"):
+        world.dataset(10, mix={"single": 0.0})
