@@ -12,15 +12,16 @@ from .data import ShapesData, ShapesWorld  # noqa: E402
 from .models import (CLIPBOOK_MODELS, check_model_name, checkpoint_info, count_parameters,  # noqa: E402
                      create_clip, load_checkpoint, save_checkpoint)
 from .retrieval import encode_images, encode_texts, evaluate_retrieval, retrieval_metrics  # noqa: E402
-from .train import MAX_LOGIT_SCALE, TrainResult, train_clip  # noqa: E402
+from .train import (MAX_LOGIT_SCALE, PRETRAIN_PROFILES, TrainResult, train_clip, workbook_clip,  # noqa: E402
+                    world_for)
 from .utils import (check_choice, check_positive, data_dir, output_dir, pick, project_root,  # noqa: E402
                     resolve_device, resolve_profile, seed_everything, write_json)
 
 __version__ = "0.1.0"
 __all__ = [
-    "CLIPBOOK_MODELS", "MAX_LOGIT_SCALE", "ShapesData", "ShapesWorld", "TrainResult", "check_choice",
+    "CLIPBOOK_MODELS", "MAX_LOGIT_SCALE", "PRETRAIN_PROFILES", "ShapesData", "ShapesWorld", "TrainResult", "check_choice",
     "check_model_name", "check_positive", "checkpoint_info", "count_parameters", "create_clip", "data_dir",
     "encode_images", "encode_texts", "evaluate_retrieval", "load_checkpoint", "output_dir", "pick",
     "project_root", "resolve_device", "resolve_profile", "retrieval_metrics", "save_checkpoint",
-    "seed_everything", "train_clip", "write_json",
+    "seed_everything", "train_clip", "workbook_clip", "world_for", "write_json",
 ]

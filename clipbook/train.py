@@ -27,6 +27,13 @@ from .utils import check_positive, data_dir, resolve_device, seed_everything
 MAX_LOGIT_SCALE = math.log(100.0)
 _TRAIN_VERSION = 1
 
+# Notebook 01's knobs per profile; later notebooks reuse (or train) the same model via `workbook_clip`.
+PRETRAIN_PROFILES: dict[str, dict[str, Any]] = {
+    "quick": dict(model="clipbook-tiny", n_train=8_192, n_val=1_000, epochs=3, batch_size=64, lr=5e-4, sweep=[]),
+    "full": dict(model="clipbook-small", n_train=200_000, n_val=2_000, epochs=10, batch_size=1024, lr=2e-3,
+                 sweep=[32, 128, 512, 2048]),
+}
+
 
 @dataclass
 class TrainResult:
@@ -67,6 +74,8 @@ def cosine_schedule(step: int, total: int, warmup: int) -> float:
 
 def images_to_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 (N, H, W, 3) -> uint8 (N, 3, H, W), contiguous; kept uint8 so a dataset fits on a GPU."""
+    if isinstance(images, np.ndarray) and not images.flags.writeable:
+        images = images.copy()  # torch refuses to share read-only memory (e.g. arrays from PIL)
     x = torch.as_tensor(images)
     if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"images of shape {tuple(x.shape)} and dtype {x.dtype} are not allowed: "
@@ -249,3 +258,24 @@ def train_clip(
             "samples_seen": total * batch_size, "n_train": n})
         print(f"Saved checkpoint {saved}")
     return TrainResult(clip, tokenizer, model, saved, history, seconds, total * batch_size)
+
+
+def world_for(model: str, **world_kwargs: Any):
+    """The shapes world rendered at the model's input size (at most 64 px; larger inputs are upsampled)."""
+    from .data import ShapesWorld
+
+    size = min(open_clip.get_model_config(check_model_name(model))["vision_cfg"]["image_size"], 64)
+    return ShapesWorld(image_size=size, **world_kwargs)
+
+
+def workbook_clip(profile: str = "quick", device: str | torch.device = "auto", seed: int = 0,
+                  progress: bool = True) -> TrainResult:
+    """Notebook 01's CLIP for `profile` with its default knobs: loaded from data/checkpoints when
+    notebook 01 (or an earlier call) trained it, trained now otherwise."""
+    from .utils import pick
+
+    knobs = pick(profile, PRETRAIN_PROFILES)
+    world = world_for(knobs["model"])
+    train = world.dataset(knobs["n_train"], split="train", seed=seed)
+    return train_clip(train.images, train.all_captions(), knobs["model"], epochs=knobs["epochs"],
+                      batch_size=knobs["batch_size"], lr=knobs["lr"], seed=seed, device=device, progress=progress)
