@@ -118,3 +118,66 @@ def plot_recall(metrics: Mapping[str, float], ks: Sequence[int] = (1, 5), title:
     if title:
         g.figure.suptitle(title, y=1.05)
     return g.figure
+
+
+def top_k_bars(images: np.ndarray, probs: np.ndarray, class_names: Sequence[str], k: int = 5,
+               labels: Sequence[int] | None = None, ncols: int = 4) -> plt.Figure:
+    """Each image beside the bars of its top-k class probabilities, the true class in green
+    (the layout of OpenAI's "Interacting with CLIP" notebook)."""
+    n = len(images)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(4.2 * ncols, 1.9 * nrows),
+                             gridspec_kw={"width_ratios": [1, 1.6] * ncols}, squeeze=False)
+    for i in range(nrows * ncols):
+        ax_img, ax_bar = axes[i // ncols, 2 * (i % ncols)], axes[i // ncols, 2 * (i % ncols) + 1]
+        ax_img.axis("off")
+        if i >= n:
+            ax_bar.axis("off")
+            continue
+        ax_img.imshow(images[i], interpolation="nearest")
+        top = np.argsort(-probs[i])[:k]
+        colours = ["C2" if labels is not None and j == labels[i] else "C0" for j in top]
+        ax_bar.barh(np.arange(len(top)), probs[i][top], color=colours)
+        ax_bar.set_yticks(np.arange(len(top)), [class_names[j] for j in top], fontsize=8)
+        ax_bar.invert_yaxis()
+        ax_bar.set_xlim(0, 1)
+        ax_bar.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmap(true: Sequence[int], pred: Sequence[int], class_names: Sequence[str],
+                      highlight: Sequence[str] = (), title: str = "") -> plt.Figure:
+    """Row-normalised confusion matrix (scikit-learn) as a seaborn heatmap; `highlight` names in red."""
+    from sklearn.metrics import confusion_matrix
+
+    cm = confusion_matrix(true, pred, labels=np.arange(len(class_names)), normalize="true")
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=(0.28 * n + 3, 0.28 * n + 2))
+    sns.heatmap(cm, ax=ax, cmap="Blues", vmin=0, vmax=1, square=True, xticklabels=class_names,
+                yticklabels=class_names, cbar_kws={"label": "share of the true class", "shrink": 0.6})
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.tick_params(labelsize=7)
+    for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
+        if label.get_text() in set(highlight):
+            label.set_color("C3")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def probability_bars(probs: pd.Series, title: str = "", ax: plt.Axes | None = None) -> plt.Figure:
+    """Horizontal bars of one image's probability per label (a Series indexed by label)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 0.35 * len(probs) + 1))
+    else:
+        fig = ax.figure
+    sns.barplot(x=probs.values, y=[str(i) for i in probs.index], ax=ax, color="C0", orient="h")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability")
+    for c in ax.containers:
+        ax.bar_label(c, fmt="%.2f", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig

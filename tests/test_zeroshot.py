@@ -1,0 +1,167 @@
+"""Zero-shot helpers, template handling, linear probes and the playground's logic (no front end)."""
+import io
+import warnings
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+from PIL import Image
+
+import clipbook
+from clipbook import probes, prompts, widgets
+from clipbook import zeroshot as zs
+
+
+@pytest.fixture(scope="module")
+def clip():
+    torch.manual_seed(0)
+    model, tokenizer, preprocess = clipbook.create_clip("clipbook-tiny", device="cpu")
+    return model.eval(), tokenizer, preprocess
+
+
+@pytest.fixture(scope="module")
+def data():
+    return clipbook.ShapesWorld(32).class_dataset(2, seed=0, cache=False)
+
+
+def test_agrees_with_open_clip_classifier_and_preprocessing(clip, data):
+    """Our uint8 tensor path + classifier gives the predictions of open_clip's own PIL preprocessing
+    and build_zero_shot_classifier on the same model."""
+    model, tokenizer, preprocess = clip
+    names = clipbook.ShapesWorld(32).class_names
+    ours = zs.predict(clipbook.encode_images(model, data.images, "cpu"),
+                      zs.classifier(model, tokenizer, names, "a photo of a {}.", "cpu"))
+    with torch.no_grad():
+        pixels = torch.stack([preprocess(Image.fromarray(im)) for im in data.images])
+        feats = torch.nn.functional.normalize(model.encode_image(pixels), dim=-1)
+        weights = open_clip.build_zero_shot_classifier(model, tokenizer, names, ["a photo of a {}."], device="cpu")
+    theirs = (feats @ weights).argmax(-1).numpy()
+    assert np.array_equal(ours, theirs)
+
+
+def test_ensemble_equals_open_clip_multi_template(clip):
+    model, tokenizer, _ = clip
+    names = ["red circle", "blue star", "green square"]
+    templates = ["a {}", "a photo of a {}.", open_clip.OPENAI_IMAGENET_TEMPLATES[0]]
+    per_template = prompts.template_embeddings(model, tokenizer, names, templates, "cpu")
+    assert per_template.shape[:2] == (3, 3)
+    reference = zs.classifier(model, tokenizer, names, templates, "cpu")
+    assert torch.allclose(prompts.ensemble(per_template), reference, atol=1e-5)
+    assert torch.allclose(prompts.ensemble(per_template, [1]), zs.classifier(model, tokenizer, names, templates[1]),
+                          atol=1e-5)
+
+
+def test_greedy_selection_picks_the_useful_template_and_stops():
+    # three classes on the axes; template 0 points right, template 1 is noise, template 2 half right
+    feats = torch.eye(3).repeat(4, 1)
+    labels = np.tile(np.arange(3), 4)
+    good = torch.eye(3)
+    noise = torch.nn.functional.normalize(torch.tensor([[1.0, 1, 0], [1, 1, 0.01], [1, 1, 0.02]]), dim=-1)
+    per_template = torch.stack([noise, good, noise.flip(0)])
+    steps = prompts.greedy_select(per_template, feats, labels, max_templates=3)
+    assert steps[0] == (1, 1.0) and len(steps) == 1  # nothing beats perfect: it stops
+    acc = prompts.accuracies(per_template, feats, labels)
+    assert acc[1] == 1.0 and acc.shape == (3,)
+
+
+@pytest.mark.parametrize("names, message", [
+    ([], r"classnames=\[\] is not allowed"),
+    (["red circle", "red circle"], r"duplicates \['red circle'\]"),
+    (["red circle", " "], "non-empty string"),
+    ("red circle", "give a list"),
+])
+def test_bad_class_lists(clip, names, message):
+    model, tokenizer, _ = clip
+    with pytest.raises(ValueError, match=message):
+        zs.classifier(model, tokenizer, names, "a photo of a {}")
+
+
+@pytest.mark.parametrize("template", ["a photo of a", "a {} and a {}", "a {0} thing", "{cls}", ""])
+def test_templates_need_exactly_one_placeholder(template):
+    with pytest.raises(ValueError, match=r"templates contains .*exactly one '\{\}'"):
+        zs.check_templates([template])
+
+
+def test_callable_templates_are_accepted():
+    assert zs.template_text(open_clip.OPENAI_IMAGENET_TEMPLATES[0]) == "a bad photo of a {}."
+    assert len(zs.check_templates(open_clip.OPENAI_IMAGENET_TEMPLATES)) == 80
+
+
+def test_overlong_labels_warn_visibly(clip):
+    model, tokenizer, _ = clip
+    long = "red circle " + "with a very long and winding description " * 4
+    with pytest.warns(UserWarning, match="longer than the model's context of 32 tokens and were truncated"):
+        zs.classifier(model, tokenizer, ["blue star", long], "a photo of a {}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zs.classifier(model, tokenizer, ["blue star", "red circle"], "a photo of a {}")
+
+
+def test_class_name_variants_are_distinct():
+    world = clipbook.ShapesWorld(32)
+    table = prompts.wording_table(world.classes)
+    for kind, names in table.items():
+        assert len(set(names)) == len(names) == 36, kind
+    assert table["misspelt shape"][0] != table["class name"][0]
+
+
+def test_linear_probe_and_few_shot_curve():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 8)) * 5
+    labels = np.repeat(np.arange(4), 20)
+    feats = centres[labels] + rng.normal(size=(80, 8))
+    assert probes.linear_probe(feats[::2], labels[::2], feats[1::2], labels[1::2]) == 1.0
+    curve = probes.few_shot_curve(feats[::2], labels[::2], feats[1::2], labels[1::2], ks=(1, 4), draws=3)
+    assert list(curve.columns) == ["k", "draw", "accuracy"] and len(curve) == 6
+    assert curve.groupby("k")["accuracy"].mean()[4] > 0.9
+    with pytest.raises(ValueError, match="k=11 is not allowed: class 0 has only 10"):
+        probes.sample_k_per_class(labels[::2], 11, rng)
+
+
+def _png(size=(50, 30), mode="RGBA"):
+    buf = io.BytesIO()
+    Image.new(mode, size, color=(200, 30, 30, 255)[: len(mode)] if mode != "L" else 128).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L", "RGB"])
+def test_load_image_any_size_and_mode(mode):
+    image = widgets.load_image(_png(mode=mode), 32)
+    assert image.shape == (32, 32, 3) and image.dtype == np.uint8
+
+
+def test_load_image_rejects_non_images(tmp_path):
+    with pytest.raises(ValueError, match="is not an image file"):
+        widgets.load_image(b"%PDF-1.4 definitely not a png", 32)
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(ValueError, match=r"image='.*notes.txt' is not an image file"):
+        widgets.load_image(path, 32)
+
+
+def test_playground_logic_without_a_front_end(clip, data):
+    model, tokenizer, _ = clip
+    pg = widgets.Playground(model, tokenizer, data.images, data.captions, ["red circle", "blue star"],
+                            template="a photo of a {}", device="cpu")
+    image, probs = pg.update()
+    assert np.array_equal(image, data.images[0])
+    assert set(probs.index) == {"red circle", "blue star"} and probs.sum() == pytest.approx(1.0, abs=1e-5)
+    pg.labels.value = "green square, yellow cross, purple star"
+    pg.picker.value = 3
+    image, probs = pg.update()
+    assert np.array_equal(image, data.images[3]) and len(probs) == 3
+    direct = widgets.score(model, tokenizer, data.images[3], ["green square", "yellow cross", "purple star"],
+                           "a photo of a {}", "cpu")
+    assert probs.to_dict() == pytest.approx(direct.to_dict())
+    pg.template.value = "no placeholder"
+    assert "exactly one '{}'" in pg.update()
+    pg.template.value = "a photo of a {}"
+    pg.labels.value = "red circle, red circle"
+    assert "duplicates" in pg.update()
+    pg.labels.value = "red circle, blue star"
+    pg.set_upload(b"not an image")
+    assert "is not an image file" in pg.message and pg.uploaded is None
+    pg.set_upload(_png(size=(64, 64)))
+    image, _ = pg.update()
+    assert image.shape == (32, 32, 3) and (image[..., 0] > 150).all()  # the red upload, not a gallery image
