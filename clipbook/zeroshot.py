@@ -113,3 +113,23 @@ def predict(image_features: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
 def logit_scale_of(model: torch.nn.Module) -> float:
     """The model's learned logit scale exp(t), as a float."""
     return float(model.logit_scale.exp().detach().cpu())
+
+
+@torch.no_grad()
+def multiple_choice(model: torch.nn.Module, tokenizer, images: np.ndarray, candidates: Sequence[Sequence[str]],
+                    device="auto") -> np.ndarray:
+    """For each image, the index of its most similar caption among its own `candidates` (a list per image,
+    e.g. "two red stars" / "three red stars" / "four red stars")."""
+    from .retrieval import encode_images, encode_texts
+
+    if len(candidates) != len(images):
+        raise ValueError(f"candidates has {len(candidates)} lists for {len(images)} images: give one per image.")
+    for c in candidates:
+        check_classnames(list(c), name="candidates")
+    texts = list(dict.fromkeys(t for c in candidates for t in c))
+    warn_if_truncated(tokenizer, texts)
+    position = {t: j for j, t in enumerate(texts)}
+    image_features = encode_images(model, images, device)
+    text_features = encode_texts(model, tokenizer, texts, device)
+    sims = image_features @ text_features.T
+    return np.array([int(sims[i, [position[t] for t in c]].argmax()) for i, c in enumerate(candidates)])

@@ -79,6 +79,10 @@ def test_captions_agree_with_pixels(size, tmp_data):
             rel = scene.relation
             assert {"left of": xa < xb, "right of": xa > xb, "above": ya < yb, "below": ya > yb}[rel], caption
             assert rel.split()[0] in caption
+            gap = abs(xa - xb) + abs(ya - yb)
+            near = scene.distance == "near"
+            assert (gap < 0.75 * (size - world.small)) == near, (scene.captions(), gap)
+            assert f" {scene.distance} " in scene.captions()[4]
         if scene.kind == "count":
             assert ["two", "three", "four"][scene.count - 2] in words
         checked[scene.kind] += 1

@@ -4,8 +4,8 @@ Every image holds one of three kinds of scene, each described in several phrasin
 
 * ``single``: one shape with a colour, a size and a position ("a large red circle in the top left"),
 * ``count``:  two to four copies of one small shape ("three blue stars"),
-* ``pair``:   two different shapes side by side or one above the other
-  ("a green square to the left of a yellow cross").
+* ``pair``:   two different shapes side by side or one above the other, near each other or far apart
+  ("a green square to the left of a yellow cross", "a green square far from a yellow cross").
 
 Some colour-shape compositions are *held out*: they never appear in a training image or caption, so
 later notebooks can test zero-shot transfer to compositions the model never saw. Generation is
@@ -46,7 +46,7 @@ POSITIONS = {
     (2, 0): "in the bottom left", (2, 1): "at the bottom", (2, 2): "in the bottom right",
 }
 DEFAULT_MIX = {"single": 0.5, "count": 0.25, "pair": 0.25}
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 def a(phrase: str) -> str:
@@ -83,6 +83,7 @@ class Scene:
     objects: tuple[ShapeObject, ...]
     relation: str | None = None  # for pairs: objects[0] <relation> objects[1]
     position: tuple[int, int] | None = None  # for singles: (row, column) in the 3x3 grid
+    distance: str | None = None  # for pairs: "near" (neighbouring cells) or "far from" (opposite edges)
 
     @property
     def count(self) -> int:
@@ -119,7 +120,7 @@ class Scene:
             f"{second} {say(inv)} {first}",
             f"a photo of {first} {rel} {second}",
             f"{first} and {second}",
-            f"{second} and {first}",
+            f"{first} {self.distance} {second}",
         ]
 
     @property
@@ -134,7 +135,8 @@ class Scene:
     def from_json(d: Mapping) -> "Scene":
         objs = tuple(ShapeObject(**o) for o in d["objects"])
         pos = tuple(d["position"]) if d.get("position") is not None else None
-        return Scene(kind=d["kind"], objects=objs, relation=d.get("relation"), position=pos)
+        return Scene(kind=d["kind"], objects=objs, relation=d.get("relation"), position=pos,
+                     distance=d.get("distance"))
 
 
 @dataclass
@@ -329,7 +331,7 @@ class ShapesWorld:
             a = ShapeObject(s0, c0, "small", across, pos(a_slot))
             b = ShapeObject(s1, c1, "small", across + rng.uniform(-1, 1), pos(b_slot))
             relation = "above" if a_slot < b_slot else "below"
-        return Scene("pair", (a, b), relation=relation)
+        return Scene("pair", (a, b), relation=relation, distance="near" if abs(a_slot - b_slot) == 1 else "far from")
 
     def _cell_centre(self, cell: int, d: int, rng: np.random.Generator) -> float:
         # Cells 0, 1, 2 map to the low edge, the middle and the high edge of the room a shape of
