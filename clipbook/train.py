@@ -21,8 +21,9 @@ import open_clip
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .models import check_model_name, checkpoint_info, create_clip, load_checkpoint, save_checkpoint
-from .utils import check_positive, data_dir, resolve_device, seed_everything
+from .utils import check_positive, data_dir, seed_everything
 
 MAX_LOGIT_SCALE = math.log(100.0)
 _TRAIN_VERSION = 1
@@ -171,7 +172,9 @@ def train_clip(
         raise ValueError(f"warmup={warmup!r} is not allowed: it is the warm-up fraction of steps, in [0, 1).")
     if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
         raise ValueError(f"weight_decay={weight_decay!r} is not allowed: it must be a number >= 0.")
-    dev = resolve_device(device)
+    ctx = distributed.setup(device)  # under torchrun: this rank's device and place in the group
+    dev = ctx.device
+    distributed.check_divisible("batch_size", batch_size, ctx)
     x_all = images_to_tensor(images)
     n = x_all.shape[0]
     if len(captions) != n:
@@ -205,7 +208,11 @@ def train_clip(
     table, phrasing = tokenize_phrasings(tokenizer, captions)
     if dev.type == "cuda":  # the whole uint8 dataset lives on the GPU: the loop never waits on data
         x_all, table, phrasing = x_all.to(dev), table.to(dev), phrasing.to(dev)
-    loss_fn = open_clip.ClipLoss()
+    # Several processes: each computes the loss of its own rows against the negatives of all ranks,
+    # gathered with gradients, so DDP's averaged gradient equals the one-process gradient.
+    loss_fn = open_clip.ClipLoss(local_loss=ctx.distributed, gather_with_grad=ctx.distributed, cache_labels=True,
+                                 rank=ctx.rank, world_size=ctx.world_size)
+    net = distributed.wrap(clip, ctx)
     optimizer = torch.optim.AdamW(param_groups(clip, weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-6)
     steps_per_epoch = n // batch_size
     total = epochs * steps_per_epoch
@@ -218,17 +225,20 @@ def train_clip(
 
     # ---- loop
     start = time.perf_counter()
-    bar = tqdm(total=total, desc=f"train {model}", unit="step", disable=not progress, mininterval=2.0)
+    bar = tqdm(total=total, desc=f"train {model}", unit="step", disable=not (progress and ctx.is_main),
+               mininterval=2.0)
     step = 0
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen, device=x_all.device)
         for b in range(steps_per_epoch):
+            # every rank draws the same global batch and takes its own share of it
             idx = order[b * batch_size:(b + 1) * batch_size]
             pick = torch.randint(phrasing.shape[1], (batch_size,), generator=gen, device=x_all.device)
+            idx, pick = distributed.shard(idx, ctx), distributed.shard(pick, ctx)
             texts = table[phrasing[idx, pick]].to(dev, non_blocking=True)
             pixels = normalize(x_all[idx])
             with amp:
-                image_features, text_features, logit_scale = clip(pixels, texts)
+                image_features, text_features, logit_scale = net(pixels, texts)
                 loss = loss_fn(image_features, text_features, logit_scale)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -238,7 +248,7 @@ def train_clip(
                 clip.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
             if step % log_every == 0 or step == total - 1:
                 history["step"].append(step)
-                history["loss"].append(loss.item())
+                history["loss"].append(distributed.mean(loss, ctx))
                 history["logit_scale"].append(logit_scale.item())
                 history["lr"].append(optimizer.param_groups[0]["lr"])
                 bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", scale=f"{history['logit_scale'][-1]:.1f}",
@@ -253,10 +263,13 @@ def train_clip(
 
     saved = None
     if cache:
-        saved = save_checkpoint(clip, path, model, {
-            "params": params, "history": history, "train_seconds": seconds,
-            "samples_seen": total * batch_size, "n_train": n})
-        print(f"Saved checkpoint {saved}")
+        if ctx.is_main:
+            save_checkpoint(clip, path, model, {
+                "params": params, "history": history, "train_seconds": seconds,
+                "samples_seen": total * batch_size, "n_train": n, "world_size": ctx.world_size})
+            print(f"Saved checkpoint {path}")
+        distributed.barrier(ctx)
+        saved = path
     return TrainResult(clip, tokenizer, model, saved, history, seconds, total * batch_size)
 
 
