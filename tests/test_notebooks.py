@@ -151,3 +151,50 @@ def test_02_03_bad_parameters_fail_with_a_clear_message(notebook, parameters, me
         pm.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(tmp_path / "out.ipynb"),
                             parameters={"OUTPUT_DIR": str(tmp_path), "PROFILE": "quick", **parameters},
                             cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
+
+
+@pytest.fixture(scope="session")
+def nb05(nb01, outputs):
+    return run_notebook(NOTEBOOKS / "05_limitations.ipynb", outputs, profile="quick", device="cpu", log_output=False)
+
+
+def test_05_measures_every_limitation(nb05):
+    for task in ("counting", "spatial", "finegrained", "unseen_words", "distance"):
+        acc, chance = nb05[f"{task}_acc"], nb05[f"{task}_chance"]
+        assert 0 <= acc <= 1 and 0 < chance < 1, task
+    assert nb05["counting_chance"] == pytest.approx(1 / 3) and nb05["spatial_chance"] == pytest.approx(1 / 4)
+    # the baselines show each task is solvable: the pixel rules are near perfect on procedural images
+    for task in ("counting", "spatial", "distance"):
+        assert nb05[f"{task}_baseline"] >= 0.95, task
+    # the paper's MNIST remark: logistic regression on raw pixels of real digits is far above chance ...
+    assert nb05["digits_logreg_acc"] >= 0.9
+    # ... and above zero-shot on a distribution the model never saw
+    assert nb05["digits_logreg_acc"] > nb05["digits_zero_shot_acc"]
+    # the model does know its own words: English names beat the unseen Spanish ones
+    assert nb05["english_words_acc"] >= 5 * nb05["unseen_words_chance"]
+    assert nb05["english_words_acc"] > nb05["unseen_words_acc"]
+
+
+@pytest.fixture(scope="session")
+def nb06(outputs):
+    return run_notebook(NOTEBOOKS / "06_training_objectives.ipynb", outputs, profile="quick", device="cpu",
+                        log_output=False)
+
+
+def test_06_compares_three_objectives(nb06):
+    curves = nb06["curves"]
+    assert set(curves) == {"contrastive", "bag_of_words", "captioning"}
+    for name, c in curves.items():
+        assert len(c["samples"]) == len(c["accuracy"]) >= 5, name
+        assert c["samples"] == sorted(c["samples"]) and c["samples"][-1] == nb06["budget_samples"], name
+        assert all(0 <= x <= 1 for x in c["accuracy"]), name
+    # every objective learns something in the budget: its best point is well above chance
+    for name, c in curves.items():
+        assert max(c["accuracy"]) >= 3 * nb06["chance_acc"], name
+    for key in ("contrastive_samples_to_target", "bow_samples_to_target", "caption_samples_to_target"):
+        assert key in nb06 and (nb06[key] is None or 0 < nb06[key] <= nb06["budget_samples"])
+    for key, (num, den) in {"ratio_bow_over_contrastive": ("bow", "contrastive"),
+                            "ratio_caption_over_bow": ("caption", "bow")}.items():
+        a, b = nb06[f"{num}_samples_to_target"], nb06[f"{den}_samples_to_target"]
+        assert nb06[key] == (None if a is None or b is None else pytest.approx(a / b))
+    assert "samples per objective" in nb06["budget"]

@@ -1,0 +1,94 @@
+"""The bag-of-words and captioning heads, their zero-shot scoring, and the shared training loop."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import clipbook
+from clipbook import objectives as obj
+from clipbook.data import a
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return obj.WordVocab(["a red circle", "two blue stars", "a photo of a red circle"])
+
+
+def test_vocab_encodes_and_bags(vocab):
+    ids = vocab.encode(["a red circle"], length=6)[0].tolist()
+    assert ids[0] == vocab.BOS and ids[4] == vocab.EOS and ids[5] == vocab.PAD
+    assert [vocab.words[i] for i in ids[1:4]] == ["a", "red", "circle"]
+    bag = vocab.bag(["a red circle", "purple circle"])
+    assert bag[0].sum() == 3 and bag[1].sum() == 1  # unknown "purple" is not a word of the bag
+    assert vocab.ids("purple")[0] == vocab.UNK
+    with pytest.raises(ValueError, match="more than length=3"):
+        vocab.encode(["a red circle"], length=3)
+
+
+def test_bag_of_words_score_is_mean_word_log_probability(vocab):
+    torch.manual_seed(0)
+    model = obj.BagOfWords("clipbook-tiny", vocab).eval()
+    pixels = torch.randn(2, 3, 32, 32)
+    prompts = model.encode_texts(["a red circle", "two blue stars"])
+    scores = model.scores(pixels, prompts)
+    log_p = F.logsigmoid(model.head(model.visual(pixels)))
+    for j, text in enumerate(["a red circle", "two blue stars"]):
+        expected = log_p[:, vocab.ids(text)].mean(1)
+        assert torch.allclose(scores[:, j], expected, atol=1e-5)
+
+
+def test_captioning_score_is_the_caption_log_likelihood(vocab):
+    torch.manual_seed(0)
+    model = obj.Captioning("clipbook-tiny", vocab, length=8).eval()
+    pixels = torch.randn(2, 3, 32, 32)
+    texts = ["a red circle", "two blue stars", "a photo of a red circle"]
+    prompts = model.encode_texts(texts)
+    scores = model.scores(pixels, prompts)
+    for i in range(2):
+        for j, text in enumerate(texts):
+            tokens = prompts[j:j + 1]
+            n = len(vocab.ids(text)) + 1  # the words and <eos>
+            with torch.no_grad():
+                nll = model.loss(pixels[i:i + 1], tokens).item()  # mean over predicted tokens
+            assert scores[i, j].item() == pytest.approx(-nll * n, rel=1e-4)
+
+
+def test_captioning_decoder_is_causal(vocab):
+    torch.manual_seed(0)
+    model = obj.Captioning("clipbook-tiny", vocab, length=8).eval()
+    pixels = torch.randn(1, 3, 32, 32)
+    a_tokens = model.encode_texts(["a red circle"])
+    b_tokens = model.encode_texts(["a red stars"])
+    with torch.no_grad():
+        memory = model._memory(pixels)
+        la, lb = model._logits(memory, a_tokens), model._logits(memory, b_tokens)
+    assert torch.allclose(la[:, :3], lb[:, :3], atol=1e-5)  # positions before the changed word agree
+    assert not torch.allclose(la[:, 3], lb[:, 3])
+
+
+def test_train_objective_runs_caches_and_checks(tmp_data):
+    world = clipbook.ShapesWorld(32)
+    train = world.dataset(64, "train", seed=0, cache=False)
+    test = world.class_dataset(1, seed=1, cache=False)
+    prompts = [f"a photo of {a(n)}" for n in world.class_names]
+    kw = dict(samples=64, batch_size=16, n_evals=2, device="cpu", progress=False)
+    for name in obj.OBJECTIVES:
+        r = obj.train_objective(name, train.images, train.all_captions(), test.images, test.labels, prompts, **kw)
+        assert r.samples == [16, 64] and len(r.accuracy) == 2 and all(0 <= x <= 1 for x in r.accuracy)
+        assert all(math.isfinite(x) for x in r.loss) and not r.loaded
+        again = obj.train_objective(name, train.images, train.all_captions(), test.images, test.labels, prompts, **kw)
+        assert again.loaded and again.accuracy == r.accuracy
+    with pytest.raises(ValueError, match="objective='lm' is not allowed"):
+        obj.train_objective("lm", train.images, train.all_captions(), test.images, test.labels, prompts, **kw)
+    with pytest.raises(ValueError, match="samples=16 is not allowed"):
+        obj.train_objective("contrastive", train.images, train.all_captions(), test.images, test.labels, prompts,
+                            **{**kw, "samples": 16})
+
+
+def test_samples_to_target_and_ratios():
+    r = obj.ObjectiveResult("x", [100, 200, 300], [0.1, 0.3, 0.5])
+    assert r.samples_to(0.2) == pytest.approx(150)
+    assert r.samples_to(0.05) == 100 and r.samples_to(0.6) is None
+    assert obj.ratio(400, 100) == 4 and obj.ratio(None, 100) is None and obj.ratio(100, None) is None
