@@ -1,0 +1,118 @@
+"""SimCLR ResNet-18 throughput: clipbook's train_simclr beside a loop written the way lightly's own SimCLR
+example writes it (PIL pages through lightly's SimCLRTransform in a DataLoader, fp32, SGD), with the
+same batch, input size and device.
+
+    python benchmarks/bench_simclr.py --batch-size 64 --input-size 64 --steps 10
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+import torchvision
+from lightly.loss import NTXentLoss
+from lightly.models.modules import SimCLRProjectionHead
+from lightly.transforms.simclr_transform import SimCLRTransform
+from PIL import Image
+
+import clipbook  # noqa: F401  (sets LIGHTLY_DID_VERSION_CHECK before lightly is used)
+from clipbook.data.drawings import PageCorpus
+from clipbook.simclr import train_simclr
+
+
+def pages(n: int, size: int):
+    """n procedural archive pages (uint8, size x size)."""
+    return PageCorpus(page_size=size).dataset(n, seed=0, cache=False).images
+
+
+def clipbook_throughput(images, batch_size: int, input_size: int, steps: int, device: str) -> float:
+    """Samples/s of train_simclr: the difference of a 2*steps and a steps run, so start-up cancels out."""
+    seconds = {}
+    for n_steps in (steps, 2 * steps):
+        r = train_simclr(images[: batch_size * n_steps], input_size=input_size, epochs=1, batch_size=batch_size,
+                         device=device, cache=False, progress=False)
+        seconds[n_steps] = r.train_seconds
+    return steps * batch_size / (seconds[2 * steps] - seconds[steps])
+
+
+class _PILPages(torch.utils.data.Dataset):
+    def __init__(self, images, transform):
+        self.images, self.transform = images, transform
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.transform(Image.fromarray(self.images[i])), 0
+
+
+class _LightlySimCLR(torch.nn.Module):
+    """The model of lightly's examples/pytorch/simclr.py."""
+
+    def __init__(self):
+        super().__init__()
+        resnet = torchvision.models.resnet18()
+        self.backbone = torch.nn.Sequential(*list(resnet.children())[:-1])
+        self.projection_head = SimCLRProjectionHead(512, 512, 128)
+
+    def forward(self, x):
+        return self.projection_head(self.backbone(x).flatten(start_dim=1))
+
+
+def lightly_loop_throughput(images, batch_size: int, input_size: int, steps: int, device: str) -> float:
+    """Samples/s of lightly's example loop, timed over `steps` steps after two warm-up steps."""
+    dev = torch.device(device)
+    model = _LightlySimCLR().to(dev)
+    transform = SimCLRTransform(input_size=input_size)
+    loader = torch.utils.data.DataLoader(_PILPages(images, transform), batch_size=batch_size, shuffle=True,
+                                         drop_last=True, num_workers=min(8, os.cpu_count() or 1))
+    criterion = NTXentLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.06)
+    done, start = 0, None
+    while done < steps + 2:
+        for batch in loader:
+            x0, x1 = batch[0]
+            x0, x1 = x0.to(dev), x1.to(dev)
+            loss = criterion(model(x0), model(x1))
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            done += 1
+            if done == 2:
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+            if done == steps + 2:
+                break
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def measure(batch_size: int, input_size: int, steps: int, device: str, page_size: int = 128) -> dict:
+    """Both throughputs and their ratio."""
+    images = pages(batch_size * (2 * steps + 4), page_size)
+    ours = clipbook_throughput(images, batch_size, input_size, steps, device)
+    theirs = lightly_loop_throughput(images, batch_size, input_size, steps, device)
+    return {"batch_size": batch_size, "input_size": input_size, "page_size": page_size, "steps": steps,
+            "device": device, "clipbook_samples_per_second": ours, "lightly_loop_samples_per_second": theirs,
+            "ratio": ours / theirs}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--input-size", type=int, default=64)
+    parser.add_argument("--page-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    print(json.dumps(measure(args.batch_size, args.input_size, args.steps, args.device, args.page_size), indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
