@@ -292,3 +292,4 @@ def workbook_clip(profile: str = "quick", device: str | torch.device = "auto", s
     train = world.dataset(knobs["n_train"], split="train", seed=seed)
     return train_clip(train.images, train.all_captions(), knobs["model"], epochs=knobs["epochs"],
                       batch_size=knobs["batch_size"], lr=knobs["lr"], seed=seed, device=device, progress=progress)
+

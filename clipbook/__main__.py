@@ -1,0 +1,51 @@
+"""clipbook's command line: ``python -m clipbook train ...`` (also under torchrun).
+
+    python -m clipbook train --profile full
+    torchrun --nproc_per_node 8 -m clipbook train --profile full --batch-size 8192
+
+`make run` executes the notebooks (python -m clipbook.runner).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from . import distributed
+from .train import PRETRAIN_PROFILES, train_clip, world_for
+from .utils import pick
+
+
+def train(args: argparse.Namespace) -> None:
+    """Train notebook 01's CLIP (or another open_clip config) on the shapes corpus."""
+    knobs = pick(args.profile, PRETRAIN_PROFILES, model=args.model, n_train=args.n_train, epochs=args.epochs,
+                 batch_size=args.batch_size, lr=args.lr)
+    data = world_for(knobs["model"]).dataset(knobs["n_train"], split="train", seed=args.seed)
+    result = train_clip(data.images, data.all_captions(), knobs["model"], epochs=knobs["epochs"],
+                        batch_size=knobs["batch_size"], lr=knobs["lr"], seed=args.seed, device=args.device)
+    if distributed.setup(args.device).is_main:
+        print(f"{result.samples_seen:,} samples in {result.train_seconds:.1f} s "
+              f"({result.samples_per_second:,.0f}/s); checkpoint {result.checkpoint}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m clipbook", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help=train.__doc__)
+    p.add_argument("--profile", default="quick", choices=list(PRETRAIN_PROFILES))
+    p.add_argument("--model", default=None, help="open_clip config (default: the profile's)")
+    p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None, help="global batch, split across processes")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=train)
+    args = parser.parse_args(argv)
+    args.func(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
