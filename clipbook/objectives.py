@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .models import check_model_name
-from .train import (MAX_LOGIT_SCALE, cosine_schedule, images_to_tensor, normalizer, param_groups,
-                    tokenize_phrasings)
+from .train import (MAX_LOGIT_SCALE, autocast, check_schedule, images_to_tensor, normalizer,
+                    optimizer_and_schedule, tokenize_phrasings)
 from .utils import atomic_path, check_choice, check_positive, data_dir, resolve_device, seed_everything
 
 OBJECTIVES: tuple[str, ...] = ("contrastive", "bag_of_words", "captioning")
@@ -246,6 +246,7 @@ def train_objective(
     for name, value in (("samples", samples), ("batch_size", batch_size), ("n_evals", n_evals)):
         check_positive(name, value)
     check_positive("lr", lr, integer=False)
+    check_schedule(warmup, weight_decay)
     dev = resolve_device(device)
     x_all = images_to_tensor(images)
     x_eval = images_to_tensor(eval_images)
@@ -280,10 +281,8 @@ def train_objective(
     prompts = obj.encode_texts(list(class_prompts)).to(dev)
     if dev.type == "cuda":
         x_all, table, phrasing = x_all.to(dev), table.to(dev), phrasing.to(dev)
-    optimizer = torch.optim.AdamW(param_groups(obj, weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-6)
-    warm = max(1, int(round(warmup * steps)))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_schedule(s, steps, warm))
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else torch.autocast("cpu", enabled=False)
+    optimizer, scheduler = optimizer_and_schedule(obj, lr, weight_decay, steps, warmup)
+    amp = autocast(dev)
     gen = torch.Generator(device=x_all.device).manual_seed(seed)
     # evaluation points spaced geometrically (from 1/32 of the budget): learning is fastest early on
     eval_at = set(np.geomspace(max(1.0, steps / 32), steps, n_evals).round().astype(int).tolist())

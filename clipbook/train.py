@@ -140,6 +140,30 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
 
 
+def check_schedule(warmup: float, weight_decay: float) -> None:
+    """Warm-up is a fraction of the steps in [0, 1); weight decay a number >= 0."""
+    if not (isinstance(warmup, (int, float)) and 0 <= warmup < 1):
+        raise ValueError(f"warmup={warmup!r} is not allowed: it is the warm-up fraction of steps, in [0, 1).")
+    if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+        raise ValueError(f"weight_decay={weight_decay!r} is not allowed: it must be a number >= 0.")
+
+
+def optimizer_and_schedule(model: torch.nn.Module, lr: float, weight_decay: float, total_steps: int,
+                           warmup: float, betas: tuple[float, float] = (0.9, 0.98), eps: float = 1e-6):
+    """AdamW over open_clip's decay / no-decay groups, with linear warm-up and cosine decay per step."""
+    optimizer = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=betas, eps=eps)
+    warm = max(1, int(round(warmup * total_steps)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_schedule(s, total_steps, warm))
+    return optimizer, scheduler
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; full precision elsewhere (CPU bf16 autocast is slower than fp32 here)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast(device.type, enabled=False)
+
+
 def train_clip(
     images: np.ndarray | torch.Tensor,
     captions: Sequence[Sequence[str]],
@@ -168,10 +192,7 @@ def train_clip(
         check_positive(name, value)
     for name, value in (("lr", lr),):
         check_positive(name, value, integer=False)
-    if not (isinstance(warmup, (int, float)) and 0 <= warmup < 1):
-        raise ValueError(f"warmup={warmup!r} is not allowed: it is the warm-up fraction of steps, in [0, 1).")
-    if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
-        raise ValueError(f"weight_decay={weight_decay!r} is not allowed: it must be a number >= 0.")
+    check_schedule(warmup, weight_decay)
     ctx = distributed.setup(device)  # under torchrun: this rank's device and place in the group
     dev = ctx.device
     distributed.check_divisible("batch_size", batch_size, ctx)
@@ -213,13 +234,10 @@ def train_clip(
     loss_fn = open_clip.ClipLoss(local_loss=ctx.distributed, gather_with_grad=ctx.distributed, cache_labels=True,
                                  rank=ctx.rank, world_size=ctx.world_size)
     net = distributed.wrap(clip, ctx)
-    optimizer = torch.optim.AdamW(param_groups(clip, weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-6)
     steps_per_epoch = n // batch_size
     total = epochs * steps_per_epoch
-    warm = max(1, int(round(warmup * total)))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_schedule(s, total, warm))
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else torch.autocast(
-        "cpu", enabled=False)
+    optimizer, scheduler = optimizer_and_schedule(clip, lr, weight_decay, total, warmup)
+    amp = autocast(dev)
     gen = torch.Generator(device=x_all.device).manual_seed(seed)
     history: dict[str, list[float]] = {"step": [], "loss": [], "logit_scale": [], "lr": []}
 
