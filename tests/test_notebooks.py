@@ -198,3 +198,15 @@ def test_06_compares_three_objectives(nb06):
         a, b = nb06[f"{num}_samples_to_target"], nb06[f"{den}_samples_to_target"]
         assert nb06[key] == (None if a is None or b is None else pytest.approx(a / b))
     assert "samples per objective" in nb06["budget"]
+
+
+def test_06_several_seeds_draw_a_spread(tmp_path):
+    """The full profile's path (several seeds, mean and spread) on a tiny budget."""
+    m = run_notebook(NOTEBOOKS / "06_training_objectives.ipynb", tmp_path, profile="quick", device="cpu",
+                     parameters={"SEEDS": [0, 1], "SAMPLES": 256, "N_TRAIN": 256, "BATCH_SIZE": 32, "N_EVALS": 3,
+                                 "N_TEST_PER_CLASS": 2, "OBJECTIVES": ["bag_of_words", "captioning"]},
+                     log_output=False)
+    assert m["seeds"] == [0, 1] and set(m["curves"]) == {"bag_of_words", "captioning"}
+    per_seed = {(r["objective"], r["seed"]) for r in m["curves_per_seed"]}
+    assert per_seed == {(o, s) for o in ("bag_of_words", "captioning") for s in (0, 1)}
+    assert (tmp_path / "06_training_objectives" / "learning_curves.png").is_file()
