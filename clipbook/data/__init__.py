@@ -1,7 +1,11 @@
-"""Corpora clipbook generates: one module per corpus."""
+"""Corpora clipbook generates or ships: one module per corpus."""
+from . import pdf
 from .digits import digits
-from .shapes import (COLOURS, a, SCENE_KINDS, SHAPES, SIZES, SPLITS, Scene, ShapeObject, ShapesData,
-                     ShapesWorld, hash_seed, plural)
+from .drawings import (FAMILIES, PAGE_KINDS, TITLE_BLOCK_BOX, TITLE_BLOCKS, PageCorpus, PageData,
+                       mask_title_block)
+from .shapes import (COLOURS, SCENE_KINDS, SHAPES, SIZES, SPLITS, Scene, ShapeObject, ShapesData, ShapesWorld, a,
+                     hash_seed, plural)
 
-__all__ = ["COLOURS", "a", "digits", "SCENE_KINDS", "SHAPES", "SIZES", "SPLITS", "Scene", "ShapeObject", "ShapesData",
-           "ShapesWorld", "hash_seed", "plural"]
+__all__ = ["COLOURS", "FAMILIES", "PAGE_KINDS", "SCENE_KINDS", "SHAPES", "SIZES", "SPLITS", "TITLE_BLOCKS",
+           "TITLE_BLOCK_BOX", "PageCorpus", "PageData", "Scene", "ShapeObject", "ShapesData", "ShapesWorld", "a",
+           "digits", "hash_seed", "mask_title_block", "pdf", "plural"]

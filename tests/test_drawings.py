@@ -1,0 +1,171 @@
+"""The page corpus and PDFs: determinism, labels, the title block's place, caching, PDF round trips, bad files."""
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from clipbook.data import pdf
+from clipbook.data.drawings import (FAMILIES, PAGE_KINDS, TITLE_BLOCK_BOX, TITLE_BLOCKS, PageCorpus, mask_title_block,
+                                    title_block_box)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return PageCorpus(page_size=64)
+
+
+@pytest.fixture(scope="module")
+def pages(corpus):
+    return corpus.dataset(120, seed=0, cache=False)
+
+
+def test_same_seed_same_pages_other_seed_other_pages(corpus, pages):
+    again = corpus.dataset(120, seed=0, cache=False)
+    other = corpus.dataset(120, seed=1, cache=False)
+    assert np.array_equal(pages.images, again.images) and np.array_equal(pages.family, again.family)
+    assert not np.array_equal(pages.images, other.images)
+    assert pages.images.dtype == np.uint8 and pages.images.shape == (120, 64, 64, 3)
+    # a page depends on its own seed only: the same page in a longer corpus is the same pixels
+    longer = corpus.dataset(150, seed=0, cache=False)
+    assert np.array_equal(longer.images[:120], pages.images)
+
+
+def test_labels(corpus):
+    data = corpus.dataset(600, seed=2, cache=False)
+    drawing = data.is_drawing
+    assert 0.42 < drawing.mean() < 0.58  # about half drawings by default
+    assert (data.family[drawing] >= 0).all() and (data.family[~drawing] == -1).all()
+    assert (data.template[drawing] >= 0).all()  # every drawing has a title block
+    kinds = {PAGE_KINDS[k] for k in data.kind[~drawing]}
+    assert kinds == set(PAGE_KINDS) - {"drawing"}
+    with_block = (data.template >= 0) & ~drawing
+    assert {PAGE_KINDS[k] for k in data.kind[with_block]} == {"diagram"}  # only schemas carry one besides drawings
+    assert set(np.unique(data.family[drawing])) == set(range(len(FAMILIES)))
+    assert data.names(int(np.flatnonzero(drawing)[0]))["template"] in TITLE_BLOCKS
+    assert len(data.subset(drawing)) == drawing.sum()
+    only = corpus.dataset(30, seed=2, drawings_only=True, cache=False)
+    assert only.is_drawing.all()
+
+
+def test_title_block_correlation():
+    def agreement(rho):
+        c = PageCorpus(64, title_block_correlation=rho)
+        specs = [s for s in c.sample(3000, seed=0) if s.kind == "drawing"]
+        return np.mean([s.template == c.house_template(s.family) for s in specs])
+
+    assert agreement(1.0) == 1.0
+    assert agreement(0.0) == pytest.approx(1 / len(TITLE_BLOCKS), abs=0.03)  # independent of the family
+    assert agreement(0.5) == pytest.approx(0.5 + 0.5 / len(TITLE_BLOCKS), abs=0.04)
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_title_block_sits_in_the_bottom_right_box(size):
+    corpus = PageCorpus(size)
+    specs = [s for s in corpus.sample(80, seed=3) if s.template]
+    with_block, without = corpus.render(specs), corpus.render(specs, title_block=False)
+    x0, y0, x1, y1 = title_block_box(size)
+    assert x0 > size / 2 and y0 > size * 3 / 4 and x1 <= size and y1 <= size
+    changed = (with_block != without).any(axis=-1)  # (N, S, S): where the title block drew
+    assert changed.any(axis=(1, 2)).all(), "every page with a template shows its title block"
+    outside = changed.copy()
+    outside[:, y0:y1, x0:x1] = False
+    assert not outside.any(), "a title block drew outside TITLE_BLOCK_BOX"
+    # masking blanks exactly that box: a masked page with a title block equals the masked page without one
+    assert np.array_equal(mask_title_block(with_block), mask_title_block(without))
+    assert np.array_equal(mask_title_block(with_block)[:, :y0], with_block[:, :y0])
+
+
+def test_templates_differ_from_each_other():
+    corpus = PageCorpus(64)
+    crops = []
+    x0, y0, x1, y1 = title_block_box(64)
+    for template in TITLE_BLOCKS:
+        specs = [s for s in corpus.sample(200, seed=4) if s.template == template][:5]
+        crops.append(corpus.render(specs)[:, y0:y1, x0:x1].astype(float).mean(0))
+    for i in range(len(crops)):
+        for j in range(i):
+            assert np.abs(crops[i] - crops[j]).mean() > 3, (TITLE_BLOCKS[i], TITLE_BLOCKS[j])
+
+
+def test_cache_round_trip(corpus, tmp_data):
+    fresh = corpus.dataset(40, seed=7)
+    files = list((tmp_data / "cache").glob("pages-64px-40-*.npz"))
+    assert len(files) == 1
+    again = corpus.dataset(40, seed=7)
+    assert np.array_equal(fresh.images, again.images) and np.array_equal(fresh.template, again.template)
+    files[0].write_bytes(b"not an npz")  # a damaged cache file is regenerated
+    assert np.array_equal(corpus.dataset(40, seed=7).images, fresh.images)
+    assert not np.array_equal(PageCorpus(64, title_block_correlation=1.0).dataset(40, seed=7).template, fresh.template)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(page_size=32), "page_size=32"),
+    (dict(drawing_fraction=1.5), "drawing_fraction=1.5 is not allowed: it must be a number from 0 to 1"),
+    (dict(title_block_correlation=-0.1), "title_block_correlation=-0.1"),
+    (dict(families=["flange"]), "families=['flange']"),
+    (dict(templates=["allegheny", "nope"]), "templates entry='nope'"),
+    (dict(other_mix={"poems": 1.0}), "other_mix key='poems'"),
+])
+def test_bad_corpus_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        PageCorpus(**kwargs)
+
+
+def test_pdf_round_trip_is_exact(pages, tmp_path):
+    paths = pdf.write_pdfs(pages.images[:25], tmp_path / "docs", pages_per_document=10)
+    assert [p.name for p in paths] == ["document-0000.pdf", "document-0001.pdf", "document-0002.pdf"]
+    back = np.stack([page for p in paths for page in pdf.read_pdf(p, 64)])
+    assert np.array_equal(back, pages.images[:25])  # lossless: pixel for pixel
+    ids, folder_pages = pdf.read_folder(tmp_path / "docs", 64)
+    assert ids[0].endswith("document-0000.pdf#page=1") and ids[-1].endswith("document-0002.pdf#page=5")
+    assert np.array_equal(folder_pages, pages.images[:25])
+    assert pdf.read_pdf(paths[0], 96)[0].shape == (96, 96, 3)
+    assert not list((tmp_path / "docs").glob(".*.tmp"))
+
+
+def test_images_of_any_size_and_mode(tmp_path):
+    rgb = np.zeros((40, 90, 3), np.uint8)
+    rgb[:, 45:] = 255
+    Image.fromarray(rgb).convert("L").save(tmp_path / "grey.png")
+    rgba = Image.new("RGBA", (30, 50), (0, 0, 0, 0))  # fully transparent: must come out as white paper
+    rgba.save(tmp_path / "clear.png")
+    Image.fromarray(rgb).convert("P").save(tmp_path / "palette.gif")
+    Image.fromarray(rgb).save(tmp_path / "photo.jpg", quality=95)
+    Image.fromarray((np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)).save(tmp_path / "scan16.png")
+    for name in ("grey.png", "clear.png", "palette.gif", "photo.jpg", "scan16.png"):
+        page = pdf.read_image(tmp_path / name, 64)
+        assert page.shape == (64, 64, 3) and page.dtype == np.uint8, name
+    assert (pdf.read_image(tmp_path / "clear.png", 64) == 255).all()
+    grey = pdf.read_image(tmp_path / "grey.png", 64)
+    assert grey[:, :28].max() < 30 and grey[:, 36:].min() > 225  # stretched to the square, left dark, right light
+
+
+def test_unreadable_files_are_skipped_with_a_warning_naming_them(pages, tmp_path):
+    folder = tmp_path / "mine"
+    pdf.write_pdf(pages.images[:3], folder / "good.pdf")
+    Image.fromarray(pages.images[3]).save(folder / "page.png")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a pdf")
+    (folder / "broken.png").write_bytes(b"not a png")
+    (folder / "notes.txt").write_text("ignored: not a page")
+    with pytest.warns(UserWarning) as caught:
+        ids, images = pdf.read_folder(folder, 64)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "broken.pdf" in messages and "broken.png" in messages
+    assert len(ids) == 4 and not any("broken" in i or "notes" in i for i in ids)
+    assert np.array_equal(images[0], pages.images[0])
+    with pytest.raises(ValueError, match=r"not a readable PDF"):
+        pdf.read_pdf(folder / "broken.pdf", 64)
+
+
+def test_empty_or_missing_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no pages here")
+    with pytest.raises(ValueError, match=r"folder=.*empty' holds no images or PDFs"):
+        pdf.read_folder(tmp_path / "empty", 64)
+    with pytest.raises(FileNotFoundError, match=r"folder=.*nowhere' does not exist"):
+        pdf.read_folder(tmp_path / "nowhere", 64)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.png").write_bytes(b"junk")
+    with pytest.warns(UserWarning, match="x.png"), pytest.raises(ValueError, match="no readable page"):
+        pdf.read_folder(tmp_path / "bad", 64)
