@@ -1,0 +1,308 @@
+"""Self-supervised SimCLR on document pages with lightly (notebook 04 introduces it).
+
+One method, top to bottom, as in lightly's examples: model (torchvision's ResNet-18 with no weights and
+lightly's ``SimCLRProjectionHead``), transform (two random views of every page, made for line drawings on
+white paper), data (the whole uint8 page set on the device), loss (lightly's ``NTXentLoss``), optimizer
+(AdamW with warm-up and cosine decay), loop. bf16 autocast on CUDA. Like ``train_clip``, ``train_simclr``
+loads a cached checkpoint when one was trained with the same pages and parameters, and trains otherwise.
+
+Search uses the backbone's 512-d features (before the projection head), L2-normalised, as the seed did.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from lightly.loss import NTXentLoss
+from lightly.models.modules import SimCLRProjectionHead
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from tqdm.auto import tqdm
+
+from . import distributed
+from .models import checkpoint_info, save_checkpoint
+from .train import TrainResult, autocast, check_schedule, images_to_tensor, optimizer_and_schedule
+from .utils import check_positive, data_dir, resolve_device, seed_everything
+
+SIMCLR_MODEL = "simclr-resnet18"
+_TRAIN_VERSION = 1
+# train_simclr's knobs per profile: the quick one is about a minute on a 2-core CPU.
+SIMCLR_PROFILES: dict[str, dict[str, Any]] = {
+    "quick": dict(input_size=48, epochs=4, batch_size=128, lr=2e-3, temperature=0.2),
+    "full": dict(input_size=128, epochs=30, batch_size=512, lr=2e-3, temperature=0.2),
+}
+_MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics, as torchvision's ResNets
+
+
+class SimCLR(torch.nn.Module):
+    """ResNet-18 backbone (torchvision, no pretrained weights) and lightly's SimCLR projection head."""
+
+    def __init__(self, input_size: int = 48, projection_dim: int = 128) -> None:
+        super().__init__()
+        check_positive("input_size", input_size)
+        resnet = torchvision.models.resnet18(weights=None)
+        resnet.fc = torch.nn.Identity()
+        self.backbone = resnet
+        self.projection_head = SimCLRProjectionHead(512, 512, projection_dim)
+        self.input_size = int(input_size)
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Projections z of normalised float inputs (training)."""
+        return self.projection_head(self.backbone(x))
+
+    def prepare(self, pages: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, 3, H, W) pages -> normalised float inputs at `input_size` (area-averaged)."""
+        x = pages.to(self.mean.device, non_blocking=True).float() / 255
+        if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True,
+                              align_corners=False)
+        return (x - self.mean) / self.std
+
+
+class DrawingAugment(torch.nn.Module):
+    """Random views of pages for SimCLR, batched on the device, chosen for line drawings on white paper.
+
+    lightly's ``SimCLRTransform`` works image by image on PIL images in a DataLoader, and its defaults
+    (crops down to 8% of the image, strong colour jitter, flips) suit photos. Here every sample gets its
+    own random affine warp (crop of 35-100% of the page area, aspect 3:4 to 4:3, a few degrees of
+    rotation) in one ``grid_sample``, pen strokes thickened at random (scans differ in line weight),
+    blur, paper tone and contrast jitter, a blank patch (paper coloured) and, for the occasional colour
+    page, greyscale. No flips: a mirrored page is not a page an archive holds."""
+
+    def __init__(self, input_size: int, crop_scale: tuple[float, float] = (0.35, 1.0), max_degrees: float = 4.0,
+                 p_thicken: float = 0.3, p_blur: float = 0.3, p_erase: float = 0.5, p_grey: float = 0.3) -> None:
+        super().__init__()
+        self.input_size = int(input_size)
+        self.crop_scale, self.max_degrees = crop_scale, max_degrees
+        self.p_thicken, self.p_blur, self.p_erase, self.p_grey = p_thicken, p_blur, p_erase, p_grey
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, pages: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """uint8 (B, 3, H, W) pages -> one random normalised view each, (B, 3, input_size, input_size)."""
+        dev = self.mean.device
+        b = pages.shape[0]
+        u = lambda *shape: torch.rand(*shape, generator=generator, device=pages.device).to(dev)  # noqa: E731
+        x = pages.to(dev, non_blocking=True).float() / 255
+        if x.shape[-1] > 2 * self.input_size:  # bring big pages near the output size first, without aliasing
+            x = F.interpolate(x, scale_factor=2 * self.input_size / x.shape[-1], mode="area")
+        # thicker strokes: ink spreads to the 3x3 neighbourhood (a min-pool on the bright paper)
+        chosen = torch.nonzero(u(b) < self.p_thicken).flatten()
+        x = x.index_copy(0, chosen, -F.max_pool2d(-x[chosen], 3, stride=1, padding=1))
+        # random resized crop with a little rotation, as one affine warp per sample
+        lo, hi = self.crop_scale
+        area = lo + (hi - lo) * u(b)
+        log_ratio = (u(b) * 2 - 1) * math.log(4 / 3)
+        sx = torch.sqrt(area * torch.exp(log_ratio)).clamp(max=1.0)
+        sy = torch.sqrt(area / torch.exp(log_ratio)).clamp(max=1.0)
+        tx, ty = (u(b) * 2 - 1) * (1 - sx), (u(b) * 2 - 1) * (1 - sy)
+        angle = (u(b) * 2 - 1) * math.radians(self.max_degrees)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        theta = torch.stack([torch.stack([sx * cos, -sy * sin, tx], 1), torch.stack([sx * sin, sy * cos, ty], 1)], 1)
+        grid = F.affine_grid(theta, (b, 3, self.input_size, self.input_size), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        # blur, blended in by a random amount
+        blurred = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        w = (u(b) < self.p_blur).float() * u(b)
+        x = torch.lerp(x, blurred, w.view(b, 1, 1, 1))
+        # a blank, paper-coloured patch (random erasing, but with paper instead of noise)
+        hw = self.input_size
+        eh, ew = (0.15 + 0.3 * u(b)) * hw, (0.15 + 0.3 * u(b)) * hw
+        ey, ex = u(b) * (hw - eh), u(b) * (hw - ew)
+        rows = torch.arange(hw, device=dev).view(1, hw, 1)
+        cols = torch.arange(hw, device=dev).view(1, 1, hw)
+        patch = ((rows >= ey.view(b, 1, 1)) & (rows < (ey + eh).view(b, 1, 1)) & (cols >= ex.view(b, 1, 1))
+                 & (cols < (ex + ew).view(b, 1, 1)) & (u(b) < self.p_erase).view(b, 1, 1))
+        paper = x.flatten(2).amax(2).view(b, 3, 1, 1)
+        x = torch.where(patch.unsqueeze(1), paper, x)
+        # greyscale now and then (colour photos), then paper tone and contrast
+        grey = (x * torch.tensor([0.299, 0.587, 0.114], device=dev).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        x = torch.where((u(b) < self.p_grey).view(b, 1, 1, 1), grey.expand_as(x), x)
+        contrast = (0.7 + 0.6 * u(b)).view(b, 1, 1, 1)
+        tone = (u(b) * 0.15 - 0.1).view(b, 1, 1, 1)
+        x = ((x - 1) * contrast + 1 + tone).clamp(0, 1)
+        return (x - self.mean) / self.std
+
+
+def make_loss(temperature: float, distributed: bool = False) -> NTXentLoss:
+    """lightly's NT-Xent loss; `distributed` gathers negatives from every process (torchrun + DDP)."""
+    return NTXentLoss(temperature=temperature, gather_distributed=distributed)
+
+
+def _fingerprint(pages: torch.Tensor, params: dict) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    h.update(str(tuple(pages.shape)).encode())
+    h.update(pages.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def load_simclr(path: str | os.PathLike, device: str | torch.device = "cpu") -> SimCLR:
+    """A SimCLR model from a clipbook checkpoint; a clear error when the file is not one."""
+    path = Path(path)
+    info = checkpoint_info(path)
+    if info.get("model") != SIMCLR_MODEL:
+        raise ValueError(f"checkpoint={str(path)!r} holds a {info.get('model')!r} model, not {SIMCLR_MODEL!r}: "
+                         "give a checkpoint written by train_simclr.")
+    params = info.get("params", {})
+    model = SimCLR(input_size=params.get("input_size", 48), projection_dim=params.get("projection_dim", 128))
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except (RuntimeError, SafetensorError, OSError) as e:
+        raise ValueError(f"checkpoint={str(path)!r} does not fit {SIMCLR_MODEL}: {str(e).splitlines()[0]}") from None
+    return model.to(resolve_device(device)).eval()
+
+
+@torch.no_grad()
+def encode_pages(model: SimCLR, images: np.ndarray | torch.Tensor, device: str | torch.device = "auto",
+                 batch_size: int = 256) -> torch.Tensor:
+    """L2-normalised backbone features (N, 512), float32 on the CPU, of uint8 (N, H, W, 3) pages."""
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    x = images_to_tensor(images)
+    out = []
+    for i in range(0, len(x), batch_size):
+        with autocast(dev):
+            out.append(F.normalize(model.backbone(model.prepare(x[i:i + batch_size])).float(), dim=-1).cpu())
+    return torch.cat(out)
+
+
+def train_simclr(
+    images: np.ndarray | torch.Tensor,
+    *,
+    input_size: int = 48,
+    epochs: int = 4,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    temperature: float = 0.2,
+    weight_decay: float = 1e-4,
+    warmup: float = 0.1,
+    projection_dim: int = 128,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    cache: bool = True,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    log_every: int = 1,
+) -> TrainResult:
+    """Train a ResNet-18 with SimCLR on uint8 pages (N, H, W, 3), without labels.
+
+    Returns a `TrainResult` (model: a `SimCLR`, tokenizer None). With `cache=True`, a checkpoint trained
+    with the same pages and parameters is loaded from `checkpoint_dir` (default data/checkpoints) instead of
+    training again; a new one is written there (temporary file, then rename) with its history in the header."""
+    for name, value in (("input_size", input_size), ("epochs", epochs), ("batch_size", batch_size),
+                        ("projection_dim", projection_dim)):
+        check_positive(name, value)
+    for name, value in (("lr", lr), ("temperature", temperature)):
+        check_positive(name, value, integer=False)
+    check_schedule(warmup, weight_decay)
+    ctx = distributed.setup(device)  # under torchrun: this rank's device and place in the group
+    dev = ctx.device
+    distributed.check_divisible("batch_size", batch_size, ctx)
+    x_all = images_to_tensor(images)
+    n = x_all.shape[0]
+    if batch_size > n:
+        raise ValueError(f"batch_size={batch_size} is not allowed: it must be at most the {n} training pages.")
+    if batch_size < 2:
+        raise ValueError(f"batch_size={batch_size} is not allowed: a contrastive batch needs at least 2 pages.")
+
+    params = {"v": _TRAIN_VERSION, "model": SIMCLR_MODEL, "input_size": input_size, "epochs": epochs,
+              "batch_size": batch_size, "lr": lr, "temperature": temperature, "weight_decay": weight_decay,
+              "warmup": warmup, "projection_dim": projection_dim, "seed": seed}
+    key = _fingerprint(x_all, params)
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else data_dir("checkpoints")
+    path = folder / f"{SIMCLR_MODEL}-{key}.safetensors"
+
+    if cache and path.exists():
+        try:
+            info = checkpoint_info(path)
+            model = load_simclr(path, device=dev)
+        except ValueError as e:  # a broken cache entry is reported, then retrained and overwritten
+            print(f"Ignoring unusable cached checkpoint: {e}")
+        else:
+            print(f"Loaded cached checkpoint {path} (trained in {info.get('train_seconds', 0):.0f} s).")
+            return TrainResult(model, None, SIMCLR_MODEL, path, info.get("history", {}),
+                               info.get("train_seconds", 0.0), info.get("samples_seen", 0), loaded=True)
+
+    # ---- model, transform, data on the device, loss, optimizer, schedule
+    seed_everything(seed)
+    model = SimCLR(input_size, projection_dim).to(dev)
+    model.train()
+    augment = DrawingAugment(input_size).to(dev)
+    if dev.type == "cuda":  # the whole uint8 page set lives on the GPU: the loop never waits on data
+        x_all = x_all.to(dev)
+        model = model.to(memory_format=torch.channels_last)
+    if ctx.distributed and dev.type == "cuda":
+        # batch statistics over the global batch, as one process would have them (torch has no CPU version)
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    net = distributed.wrap(model, ctx)
+    loss_fn = make_loss(temperature, distributed=ctx.distributed)
+    steps_per_epoch = n // batch_size
+    total = epochs * steps_per_epoch
+    # train_clip's AdamW groups, warm-up and cosine schedule, with AdamW's own betas (SimCLR has no logit scale)
+    optimizer, scheduler = optimizer_and_schedule(model, lr, weight_decay, total, warmup, betas=(0.9, 0.999),
+                                                  eps=1e-8)
+    gen = torch.Generator(device=x_all.device).manual_seed(seed)
+    history: dict[str, list[float]] = {"step": [], "loss": [], "lr": []}
+
+    # ---- loop
+    start = time.perf_counter()
+    bar = tqdm(total=total, desc=f"train {SIMCLR_MODEL}", unit="step", disable=not (progress and ctx.is_main),
+               mininterval=2.0)
+    step = 0
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen, device=x_all.device)
+        for b in range(steps_per_epoch):
+            pages = x_all[order[b * batch_size:(b + 1) * batch_size]]
+            with torch.no_grad():  # every rank draws the same global views, then keeps its own share
+                views = augment(torch.cat([pages, pages]), gen)
+                views = torch.cat([distributed.shard(views[:batch_size], ctx),
+                                   distributed.shard(views[batch_size:], ctx)])
+            if dev.type == "cuda":
+                views = views.contiguous(memory_format=torch.channels_last)
+            half = len(views) // 2
+            with autocast(dev):
+                z = net(views)
+                loss = loss_fn(z[:half].float(), z[half:].float())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if step % log_every == 0 or step == total - 1:
+                history["step"].append(step)
+                history["loss"].append(distributed.mean(loss, ctx))
+                history["lr"].append(optimizer.param_groups[0]["lr"])
+                bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", refresh=False)
+            bar.update(1)
+            step += 1
+    bar.close()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    seconds = time.perf_counter() - start
+    if isinstance(model.backbone.bn1, torch.nn.SyncBatchNorm):  # back to plain modules for single-process use
+        plain = SimCLR(input_size, projection_dim).to(dev)
+        plain.load_state_dict(model.state_dict())
+        model = plain
+    model = model.to(memory_format=torch.contiguous_format).eval()
+
+    saved = None
+    if cache:
+        if ctx.is_main:
+            save_checkpoint(model, path, SIMCLR_MODEL, {
+                "params": params, "history": history, "train_seconds": seconds,
+                "samples_seen": total * batch_size, "n_train": n, "world_size": ctx.world_size})
+            print(f"Saved checkpoint {path}")
+        distributed.barrier(ctx)
+        saved = path
+    return TrainResult(model, None, SIMCLR_MODEL, saved, history, seconds, total * batch_size)

@@ -1,0 +1,104 @@
+"""train_simclr on tiny data: it runs and learns, views are sane, checkpoints are safe and reused, errors are clear."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import clipbook
+from clipbook import search, simclr
+from clipbook.data.drawings import PageCorpus
+
+TINY = dict(input_size=32, epochs=1, batch_size=16, device="cpu", progress=False)
+
+
+@pytest.fixture(scope="module")
+def pages():
+    return PageCorpus(page_size=64).dataset(48, seed=0, cache=False).images
+
+
+def test_one_epoch_checkpoint_and_reuse(pages, tmp_data):
+    r = simclr.train_simclr(pages, **TINY)
+    assert not r.loaded and r.checkpoint.is_file() and r.checkpoint.parent == tmp_data / "checkpoints"
+    assert r.model_name == simclr.SIMCLR_MODEL and r.tokenizer is None
+    assert r.history["step"] == [0, 1, 2] and all(math.isfinite(v) for v in r.history["loss"])
+    # NT-Xent of a random network on 2 x 16 views sits near ln(2 * 16 - 1)
+    assert r.initial_loss == pytest.approx(math.log(31), rel=0.25)
+    assert r.samples_seen == 48 and r.train_seconds > 0
+    info = clipbook.checkpoint_info(r.checkpoint)
+    assert info["model"] == simclr.SIMCLR_MODEL and info["history"]["loss"] == r.history["loss"]
+    assert info["params"]["input_size"] == 32
+    # the same pages and parameters load the checkpoint instead of training
+    again = simclr.train_simclr(pages, **TINY)
+    assert again.loaded and again.checkpoint == r.checkpoint and again.history == r.history
+    assert again.train_seconds == r.train_seconds
+    for (k, a), b in zip(r.model.state_dict().items(), again.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    feats = simclr.encode_pages(again.model, pages[:5], "cpu")
+    assert feats.shape == (5, 512) and torch.allclose(feats.norm(dim=1), torch.ones(5))
+    enc = search.load_encoder(f"simclr:{r.checkpoint}", device="cpu")
+    assert enc.name == f"simclr:{r.checkpoint.stem}" and np.allclose(enc.encode(pages[:5]), feats.numpy(), atol=1e-5)
+    # a corrupted cache entry is reported and retrained, not trusted
+    r.checkpoint.write_bytes(b"broken")
+    redone = simclr.train_simclr(pages, **TINY)
+    assert not redone.loaded and clipbook.checkpoint_info(redone.checkpoint)["model"] == simclr.SIMCLR_MODEL
+    assert not list((tmp_data / "checkpoints").glob(".*.tmp"))
+
+
+def test_cache_key_covers_pages_and_parameters(pages):
+    x = clipbook.train.images_to_tensor(pages)
+    key = simclr._fingerprint(x, {"lr": 1e-3})
+    assert key == simclr._fingerprint(x.clone(), {"lr": 1e-3})
+    assert key != simclr._fingerprint(x, {"lr": 2e-3})
+    other = x.clone()
+    other[0, 0, 0, 0] ^= 1
+    assert key != simclr._fingerprint(other, {"lr": 1e-3})
+
+
+def test_training_learns_to_match_views(pages):
+    """A few epochs cut the loss well below a random network's: the two views of a page find each other."""
+    r = simclr.train_simclr(pages, input_size=32, epochs=6, batch_size=16, lr=2e-3, device="cpu", cache=False,
+                            progress=False)
+    first, last = np.mean(r.history["loss"][:3]), np.mean(r.history["loss"][-3:])
+    assert last < 0.8 * first, r.history["loss"]
+
+
+def test_augmented_views_are_pages():
+    augment = simclr.DrawingAugment(40)
+    x = clipbook.train.images_to_tensor(PageCorpus(64).dataset(8, seed=0, drawings_only=True, cache=False).images)
+    a = augment(x, torch.Generator().manual_seed(0))
+    b = augment(x, torch.Generator().manual_seed(0))
+    c = augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == (8, 3, 40, 40) and torch.equal(a, b) and not torch.equal(a, c)
+    pixels = a * augment.std + augment.mean
+    assert pixels.min() >= -1e-6 and pixels.max() <= 1 + 1e-6
+    assert (pixels.flatten(1).median(1).values > 0.6).all(), "views stay mostly paper"
+
+
+def test_loss_is_lightly_ntxent_in_one_place():
+    loss = simclr.make_loss(0.2)
+    assert type(loss).__name__ == "NTXentLoss" and loss.temperature == 0.2 and not loss.gather_distributed
+    z = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
+    assert loss(z, z).item() < simclr.make_loss(0.2)(z, torch.randn(8, 16)).item()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(epochs=0), "epochs=0 is not allowed"),
+    (dict(batch_size=1), "batch_size=1 is not allowed: a contrastive batch needs at least 2"),
+    (dict(batch_size=100), "batch_size=100 is not allowed: it must be at most the 48"),
+    (dict(lr=-1.0), "lr=-1.0 is not allowed"),
+    (dict(temperature=0), "temperature=0 is not allowed"),
+    (dict(device="cuda:7"), "DEVICE='cuda:7'"),
+])
+def test_bad_arguments(pages, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        simclr.train_simclr(pages, **{**TINY, "cache": False, **kwargs})
+    with pytest.raises(ValueError, match="uint8 RGB images"):
+        simclr.train_simclr(pages.astype(np.float32), **{**TINY, "cache": False})
+
+
+def test_a_clip_checkpoint_is_not_a_simclr_one(tmp_path):
+    model, _, _ = clipbook.create_clip("clipbook-tiny")
+    path = clipbook.save_checkpoint(model, tmp_path / "clip.safetensors", "clipbook-tiny")
+    with pytest.raises(ValueError, match="holds a 'clipbook-tiny' model, not 'simclr-resnet18'"):
+        simclr.load_simclr(path)
