@@ -1,0 +1,246 @@
+"""Page search: metrics against torchmetrics and brute force, the faiss index (save/load, encoder identity,
+approximate kinds), folder indexing with bad files, occlusion sensitivity, and the command line."""
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchmetrics.retrieval import RetrievalMAP, RetrievalPrecision, RetrievalRecall
+
+import clipbook
+from clipbook import search
+from clipbook.data import pdf
+from clipbook.data.drawings import TITLE_BLOCK_BOX, PageCorpus
+
+
+@pytest.fixture(scope="module")
+def pages():
+    return PageCorpus(page_size=64).dataset(80, seed=0, cache=False)
+
+
+@pytest.fixture(scope="module")
+def pixels():
+    return search.pixel_encoder(16)
+
+
+def test_ranking_metrics_match_torchmetrics():
+    rng = np.random.default_rng(0)
+    q, n, k = 12, 40, 10
+    scores = rng.random((q, n)) + 0.01  # torchmetrics counts only positive scores as retrieved
+    target = rng.random((q, n)) < 0.2
+    target[0] = False  # a query without any relevant page scores 0 everywhere
+    order = np.argsort(-scores, axis=1)
+    relevant = np.take_along_axis(target, order, axis=1)
+    ours = search.ranking_metrics(relevant[:, :k], target.sum(1), k)
+    indexes = torch.arange(q).repeat_interleave(n)
+    preds, tgt = torch.tensor(scores).flatten(), torch.tensor(target).flatten()
+    assert ours[f"precision@{k}"] == pytest.approx(float(RetrievalPrecision(top_k=k)(preds, tgt, indexes=indexes)))
+    assert ours[f"recall@{k}"] == pytest.approx(float(RetrievalRecall(top_k=k)(preds, tgt, indexes=indexes)))
+    assert ours[f"map@{k}"] == pytest.approx(float(RetrievalMAP(top_k=k)(preds, tgt, indexes=indexes)))
+
+
+def test_search_metrics_against_brute_force(pages):
+    queries = pages.subset(pages.is_drawing)
+    rng = np.random.default_rng(1)
+    found = np.stack([rng.permutation(len(pages))[:10] for _ in range(len(queries))])
+    m = search.search_metrics(found, queries, pages, k=10)
+    prec, tb, rec, ap = [], [], [], []
+    for i in range(len(queries)):
+        same = [pages.family[j] == queries.family[i] for j in found[i]]
+        prec.append(np.mean(same))
+        tb.append(np.mean([pages.template[j] == queries.template[i] for j in found[i]]))
+        rec.append(sum(same) / np.sum(pages.family == queries.family[i]))
+        hits = [r + 1 for r, s in enumerate(same) if s]
+        ap.append(np.mean([(h + 1) / rank for h, rank in enumerate(hits)]) if hits else 0.0)
+    assert m["precision@10"] == pytest.approx(np.mean(prec)) == pytest.approx(m["family_share@10"])
+    assert m["titleblock_share@10"] == pytest.approx(np.mean(tb))
+    assert m["recall@10"] == pytest.approx(np.mean(rec))
+    assert m["map@10"] == pytest.approx(np.mean(ap))
+    assert m["chance_precision@10"] == pytest.approx(
+        np.mean([np.sum(pages.family == f) / len(pages) for f in queries.family]))
+    with pytest.raises(ValueError, match="queries must all be drawings"):
+        search.search_metrics(found, pages.subset(np.arange(len(queries))), pages)
+
+
+def test_perfect_and_anchored_features_score_as_they_should(pages):
+    """Features that encode only the family find the family; features that encode only the title block
+    find the title block and the family only at chance."""
+    drawings = pages.subset(pages.is_drawing)
+    for label, good, bad in (("family", "precision@3", "titleblock_share@3"),
+                             ("template", "titleblock_share@3", "precision@3")):
+        codes = getattr(pages, label)
+        feats = np.eye(8, dtype=np.float32)[np.where(codes >= 0, codes, 7)] + 0.01
+        index = search.PageIndex(8, "oracle").add(feats)
+        qcodes = getattr(drawings, label)
+        _, found = index.search(np.eye(8, dtype=np.float32)[qcodes] + 0.01, 3, "oracle")
+        m = search.search_metrics(found, drawings, pages, k=3)
+        assert m[good] == 1.0
+        assert m[bad] < 0.5
+
+
+@pytest.mark.parametrize("kind", search.INDEX_KINDS)
+def test_index_kinds_save_load_and_agree_with_brute_force(kind, tmp_path):
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(500, 16)).astype(np.float32)
+    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+    index = search.PageIndex(16, "enc:a", kind, spec="pixels:4").add(feats, [f"p{i}" for i in range(500)])
+    scores, found = index.search(feats[:20], 5, "enc:a")
+    brute = np.argsort(-(feats[:20] @ feats.T), axis=1)[:, :5]
+    overlap = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(found, brute)])
+    assert overlap == 1.0 if kind == "exact" else overlap > 0.8
+    assert (found[:, 0] == np.arange(20)).mean() >= (1.0 if kind == "exact" else 0.9)  # each finds itself
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+    index.save(tmp_path / "idx")
+    again = search.PageIndex.load(tmp_path / "idx")
+    assert again.ids == index.ids and again.kind == kind and again.encoder == "enc:a" and again.spec == "pixels:4"
+    s2, f2 = again.search(feats[:20], 5, "enc:a")
+    assert np.array_equal(f2, found) and np.allclose(s2, scores)
+    assert not list((tmp_path / "idx").glob(".*.tmp"))
+
+
+def test_another_encoder_is_a_clear_error(pages, pixels, tmp_path):
+    index = search.PageIndex.build(pages.images, pixels)
+    other = search.pixel_encoder(8)
+    with pytest.raises(ValueError, match=r"encoder='pixels:8' is not allowed: this index was built with encoder "
+                                         r"'pixels:16'"):
+        index.query(pages.images[:2], other)
+    with pytest.raises(ValueError, match="not allowed"):
+        index.search(other.encode(pages.images[:2]), 3, other)
+    with pytest.raises(ValueError, match=r"features of shape \(2, 64\) do not fit this index of dim 256"):
+        index.search(other.encode(pages.images[:2]), 3, "pixels:16")
+    index.save(tmp_path / "idx")
+    (tmp_path / "idx" / "index.faiss").write_bytes(b"broken")
+    with pytest.raises(ValueError, match="damaged"):
+        search.PageIndex.load(tmp_path / "idx")
+    with pytest.raises(FileNotFoundError, match="holds no saved index"):
+        search.PageIndex.load(tmp_path / "nothing")
+
+
+def test_query_image_of_another_size_and_mode(pages, pixels):
+    index = search.PageIndex.build(pages.images, pixels, ids=[f"page{i}" for i in range(len(pages))])
+    i = int(np.flatnonzero(pages.is_drawing)[0])
+    big_grey = np.asarray(Image.fromarray(pages.images[i]).convert("L").resize((150, 150), Image.BICUBIC))
+    page = pdf.to_page(Image.fromarray(big_grey), 64)
+    (top, score), *_ = index.query(page[None], pixels, k=3)[0]
+    assert top == f"page{i}" and score > 0.95
+
+
+def test_masked_index_masks_queries_too(pages, pixels):
+    index = search.PageIndex.build(pages.images, pixels, masked=True)
+    masked_self = index.query(pages.images[:5], pixels, k=1)
+    assert [r[0][0] for r in masked_self] == ["0", "1", "2", "3", "4"]
+    assert all(r[0][1] == pytest.approx(1.0, abs=1e-5) for r in masked_self)
+
+
+def test_thin_strokes_survive_shrinking(pages):
+    assert [search.stroke_kernel(128, t) for t in (128, 64, 48, 32, 16)] == [1, 1, 1, 3, 7]
+    page = np.full((1, 64, 64, 3), 255, np.uint8)
+    page[0, 20, :] = 0  # a 1-pixel stroke
+    assert np.array_equal(search.thicken_strokes(page, 64), page)  # no shrinking, nothing to do
+    thick = search.thicken_strokes(page, 16)  # 4x smaller: a 3-pixel min filter
+    assert (thick[0, 19:22] == 0).all() and (thick[0, :19] == 255).all() and (thick[0, 22:] == 255).all()
+    plain = search.pixel_encoder(16, strokes=False)
+    kept = search.pixel_encoder(16)
+    assert kept.name == "pixels:16" and plain.name == "pixels:16:plain" and plain.spec is None
+    # after shrinking 4x, averaging leaves a quarter of the stroke's ink; thickened first, twice that survives
+    assert plain.embed(page).max() == pytest.approx(0.25, abs=0.01)
+    assert kept.embed(page).max() == pytest.approx(0.5, abs=0.01)
+
+
+def test_occlusion_sensitivity_finds_what_the_encoder_looks_at(pages):
+    """An encoder that sees only the title-block corner is sensitive only there."""
+    corner = search.pixel_encoder(16)
+    x0, y0 = int(TITLE_BLOCK_BOX[0] * 64), int(TITLE_BLOCK_BOX[1] * 64)
+
+    def corner_only(images):
+        kept = np.full_like(images, 255)
+        kept[:, y0:, x0:] = images[:, y0:, x0:]
+        return corner.embed(kept)
+
+    looker = search.Encoder("corner", None, corner.dim, corner_only)
+    drawing = pages.images[pages.is_drawing][:2]
+    maps = search.occlusion_sensitivity(looker, drawing, patch=0.125, stride=0.125)
+    assert maps.shape == (2, 64, 64)
+    share = search.box_share(maps)
+    area = (TITLE_BLOCK_BOX[2] - TITLE_BLOCK_BOX[0]) * (TITLE_BLOCK_BOX[3] - TITLE_BLOCK_BOX[1])
+    assert (share > 5 * area).all()
+    far = maps.copy()
+    far[:, y0 - 8:, x0 - 8:] = 0  # beyond one patch from the corner, occluding changes nothing
+    assert far.max() == 0 and maps.max() > 0
+    whole = search.occlusion_sensitivity(corner, drawing, patch=0.125, stride=0.125)
+    assert (search.box_share(whole) < share).all()
+
+
+def test_index_folder_skips_bad_files_and_rejects_empty_folders(pages, pixels, tmp_path):
+    folder = tmp_path / "mine"
+    pdf.write_pdfs(pages.images[:30], folder, pages_per_document=20)
+    (folder / "corrupt.pdf").write_bytes(b"%PDF-1.7\n garbage")
+    with pytest.warns(UserWarning, match="corrupt.pdf"):
+        index = search.index_folder(folder, pixels, page_size=64, batch_size=8, progress=False)
+    assert len(index) == 30 and index.ids[0].endswith("document-0000.pdf#page=1")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no images or PDFs"):
+        search.index_folder(tmp_path / "empty", pixels, page_size=64)
+
+
+def test_clip_and_open_clip_specs_load_the_same_weights(pages, tmp_path):
+    model, _, _ = clipbook.create_clip("clipbook-tiny")
+    path = clipbook.save_checkpoint(model, tmp_path / "tiny.safetensors", "clipbook-tiny")
+    by_checkpoint = search.load_encoder(f"clip:{path}", device="cpu")
+    by_open_clip = search.load_encoder(f"open_clip:clipbook-tiny:{path}", device="cpu")
+    assert by_checkpoint.name == "clip:tiny" and by_checkpoint.dim == 128
+    a, b = by_checkpoint.encode(pages.images[:4]), by_open_clip.encode(pages.images[:4])
+    assert a.shape == (4, 128) and np.allclose(a, b, atol=1e-6)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("nope", "encoder='nope' is not allowed: use one of pixels"),
+    ("pixels:abc", "encoder='pixels:abc' is not allowed"),
+    ("open_clip:ViT-B-32", "write open_clip:<model>:<pretrained>"),
+    ("simclr", "encoder='simclr' trains on the pages it indexes"),
+    ("open_clip:clipbook-tiny:openai", "PRETRAINED='openai' is not allowed"),
+])
+def test_bad_encoder_specs(spec, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        search.load_encoder(spec, device="cpu")
+
+
+def test_bad_index_arguments():
+    with pytest.raises(ValueError, match="kind='flat' is not allowed: choose one of 'exact', 'hnsw', 'ivf'"):
+        search.PageIndex(8, "e", "flat")
+    with pytest.raises(ValueError, match="k=0 is not allowed"):
+        search.PageIndex(8, "e").add(np.ones((3, 8), np.float32)).search(np.ones((1, 8), np.float32), 0, "e")
+    with pytest.raises(ValueError, match="this index is empty"):
+        search.PageIndex(8, "e").search(np.ones((1, 8), np.float32), 1, "e")
+
+
+def test_command_line_build_and_query(pages, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    pdf.write_pdfs(pages.images[:40], folder, pages_per_document=25)
+    (folder / "scan.png").write_bytes(b"unreadable")
+    i = int(np.flatnonzero(pages.is_drawing[:40])[0])
+    Image.fromarray(pages.images[i]).resize((100, 100)).convert("L").save(tmp_path / "query.png")
+    # the real command line once, in its own process ...
+    built = subprocess.run([sys.executable, "-m", "clipbook.search", "build", str(folder), "--index",
+                            str(tmp_path / "idx"), "--encoder", "pixels", "--page-size", "64", "--kind", "hnsw"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert built.returncode == 0, built.stderr
+    assert "scan.png" in built.stderr and "indexed 40 pages" in built.stdout
+    # ... then its entry point in this one
+    assert search.main(["query", str(tmp_path / "query.png"), "--index", str(tmp_path / "idx"), "-k", "3",
+                        "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)[0]["results"]
+    doc, page = (0, i + 1) if i < 25 else (1, i - 24)
+    assert len(results) == 3 and results[0]["page"].endswith(f"document-{doc:04d}.pdf#page={page}")
+    with pytest.raises(SystemExit) as wrong:
+        search.main(["query", str(tmp_path / "query.png"), "--index", str(tmp_path / "idx"), "--encoder", "pixels:8"])
+    assert wrong.value.code == 2 and "this index was built with encoder 'pixels:32'" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as empty:
+        search.main(["build", str(tmp_path / "empty"), "--index", str(tmp_path / "idx2"), "--encoder", "pixels"])
+    assert empty.value.code == 2 and "holds no images or PDFs" in capsys.readouterr().err
