@@ -24,4 +24,4 @@ def test_notebook_is_clean_and_parameterised(path):
         assert not cell.get("outputs"), "outputs are committed"
         assert cell.get("execution_count") is None, "execution counts are committed"
     assert nb["metadata"].get("kernelspec", {}).get("name") == "python3"
-    assert nb["cells"][0]["cell_type"] == "markdown" and nb["cells"][0]["source"].startswith("# ")
+    assert nb["cells"][0]["cell_type"] == "markdown" and "".join(nb["cells"][0]["source"]).startswith("# ")
