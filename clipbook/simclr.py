@@ -29,8 +29,9 @@ from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from . import distributed
-from .models import checkpoint_info, save_checkpoint
-from .train import TrainResult, autocast, check_schedule, images_to_tensor, optimizer_and_schedule
+from .models import checkpoint_info
+from .train import (TrainResult, autocast, check_schedule, images_to_tensor, load_cached, optimizer_and_schedule,
+                    save_trained)
 from .utils import check_positive, data_dir, resolve_device, seed_everything
 
 SIMCLR_MODEL = "simclr-resnet18"
@@ -224,16 +225,9 @@ def train_simclr(
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else data_dir("checkpoints")
     path = folder / f"{SIMCLR_MODEL}-{key}.safetensors"
 
-    if cache and path.exists():
-        try:
-            info = checkpoint_info(path)
-            model = load_simclr(path, device=dev)
-        except ValueError as e:  # a broken cache entry is reported, then retrained and overwritten
-            print(f"Ignoring unusable cached checkpoint: {e}")
-        else:
-            print(f"Loaded cached checkpoint {path} (trained in {info.get('train_seconds', 0):.0f} s).")
-            return TrainResult(model, None, SIMCLR_MODEL, path, info.get("history", {}),
-                               info.get("train_seconds", 0.0), info.get("samples_seen", 0), loaded=True)
+    cached = load_cached(path, lambda p: load_simclr(p, device=dev), SIMCLR_MODEL) if cache else None
+    if cached is not None:
+        return cached
 
     # ---- model, transform, data on the device, loss, optimizer, schedule
     seed_everything(seed)
@@ -296,13 +290,7 @@ def train_simclr(
         model = plain
     model = model.to(memory_format=torch.contiguous_format).eval()
 
-    saved = None
-    if cache:
-        if ctx.is_main:
-            save_checkpoint(model, path, SIMCLR_MODEL, {
-                "params": params, "history": history, "train_seconds": seconds,
-                "samples_seen": total * batch_size, "n_train": n, "world_size": ctx.world_size})
-            print(f"Saved checkpoint {path}")
-        distributed.barrier(ctx)
-        saved = path
+    saved = save_trained(model, path, SIMCLR_MODEL, {"params": params, "history": history, "train_seconds": seconds,
+                                                     "samples_seen": total * batch_size, "n_train": n},
+                         ctx) if cache else None
     return TrainResult(model, None, SIMCLR_MODEL, saved, history, seconds, total * batch_size)

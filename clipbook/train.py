@@ -164,6 +164,32 @@ def autocast(device: torch.device):
     return torch.autocast(device.type, enabled=False)
 
 
+def load_cached(path: Path, load, model_name: str, tokenizer=None) -> TrainResult | None:
+    """The TrainResult of a cached checkpoint at `path` (`load(path)` builds the model), or None when there
+    is none; an unusable one is reported and ignored, so the caller retrains and overwrites it."""
+    if not path.exists():
+        return None
+    try:
+        info = checkpoint_info(path)
+        net = load(path)
+    except ValueError as e:
+        print(f"Ignoring unusable cached checkpoint: {e}")
+        return None
+    print(f"Loaded cached checkpoint {path} (trained in {info.get('train_seconds', 0):.0f} s).")
+    return TrainResult(net, tokenizer, model_name, path, info.get("history", {}), info.get("train_seconds", 0.0),
+                       info.get("samples_seen", 0), loaded=True)
+
+
+def save_trained(model: torch.nn.Module, path: Path, model_name: str, metadata: dict, ctx) -> Path:
+    """Write the checkpoint once (rank 0 in a distributed job; temporary file, then rename), then let every
+    process continue."""
+    if ctx.is_main:
+        save_checkpoint(model, path, model_name, {**metadata, "world_size": ctx.world_size})
+        print(f"Saved checkpoint {path}")
+    distributed.barrier(ctx)
+    return path
+
+
 def train_clip(
     images: np.ndarray | torch.Tensor,
     captions: Sequence[Sequence[str]],
@@ -210,16 +236,10 @@ def train_clip(
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else data_dir("checkpoints")
     path = folder / f"{model}-{key}.safetensors"
 
-    if cache and path.exists():
-        try:
-            info = checkpoint_info(path)
-            clip = load_checkpoint(path, model=model, device=dev)
-        except ValueError as e:  # a broken cache entry is reported, then retrained and overwritten
-            print(f"Ignoring unusable cached checkpoint: {e}")
-        else:
-            print(f"Loaded cached checkpoint {path} (trained in {info.get('train_seconds', 0):.0f} s).")
-            return TrainResult(clip, open_clip.get_tokenizer(model), model, path, info.get("history", {}),
-                               info.get("train_seconds", 0.0), info.get("samples_seen", 0), loaded=True)
+    cached = load_cached(path, lambda p: load_checkpoint(p, model=model, device=dev), model,
+                         open_clip.get_tokenizer(model)) if cache else None
+    if cached is not None:
+        return cached
 
     # ---- model, data on the device, loss, optimizer, schedule
     seed_everything(seed)
@@ -279,15 +299,8 @@ def train_clip(
     seconds = time.perf_counter() - start
     clip.eval()
 
-    saved = None
-    if cache:
-        if ctx.is_main:
-            save_checkpoint(clip, path, model, {
-                "params": params, "history": history, "train_seconds": seconds,
-                "samples_seen": total * batch_size, "n_train": n, "world_size": ctx.world_size})
-            print(f"Saved checkpoint {path}")
-        distributed.barrier(ctx)
-        saved = path
+    saved = save_trained(clip, path, model, {"params": params, "history": history, "train_seconds": seconds,
+                                             "samples_seen": total * batch_size, "n_train": n}, ctx) if cache else None
     return TrainResult(clip, tokenizer, model, saved, history, seconds, total * batch_size)
 
 

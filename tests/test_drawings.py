@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from clipbook.data import pdf
-from clipbook.data.drawings import (FAMILIES, PAGE_KINDS, TITLE_BLOCK_BOX, TITLE_BLOCKS, PageCorpus, mask_title_block,
+from clipbook.data.drawings import (FAMILIES, PAGE_KINDS, TITLE_BLOCKS, PageCorpus, mask_title_block,
                                     title_block_box)
 
 

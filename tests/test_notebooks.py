@@ -2,7 +2,6 @@
 
 These run the real notebooks end to end (minutes on a CPU); `pytest -m "not notebook"` skips them.
 """
-import json
 import math
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import open_clip
 import papermill as pm
 import pytest
 
-import clipbook
 from clipbook.runner import run_notebook
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"

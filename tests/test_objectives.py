@@ -1,7 +1,6 @@
 """The bag-of-words and captioning heads, their zero-shot scoring, and the shared training loop."""
 import math
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F

@@ -293,7 +293,6 @@ class ShapesWorld:
         return [self._scene(kinds[k], rng, first, others) for k in kind_of]
 
     def _scene(self, kind: str, rng: np.random.Generator, first: list, others: list) -> Scene:
-        S = self.image_size
         c0, s0 = first[rng.integers(len(first))]
         if kind == "single":
             size = SIZES[rng.integers(2)]
