@@ -59,7 +59,8 @@ def create_clip(
     dev = resolve_device(device)
     if pretrained is None or pretrained == "":
         clip = open_clip.create_model(model, pretrained=None, device=dev)
-    elif Path(pretrained).suffix in (".safetensors", ".pt", ".pth", ".bin") or os.path.sep in str(pretrained):
+    elif os.path.isfile(str(pretrained)) or Path(pretrained).suffix in (".safetensors", ".pt", ".pth", ".bin") \
+            or os.path.sep in str(pretrained):
         clip = load_checkpoint(pretrained, model=model, device=dev)
     else:
         tags = open_clip.list_pretrained_tags_by_model(model)
