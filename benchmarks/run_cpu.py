@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     results = {**environment(device), "command": "make bench  (python benchmarks/run_cpu.py)"}
     results["shapes_images_per_second"] = {f"{s}px": data_throughput(s, 5000) for s in (32, 64)}
     results["clip"] = [bench_clip.measure("clipbook-tiny", 64, args.steps, "cpu", None),
-                       bench_clip.measure("clipbook-small", 32, max(2, args.steps // 4), "cpu", None),
+                       bench_clip.measure("clipbook-small", 32, max(10, args.steps // 2), "cpu", None),
                        bench_clip.measure("ViT-B-32", 8, 2, "cpu", None)]
     results["simclr"] = [bench_simclr.measure(64, 64, max(2, args.steps // 2), "cpu")]
     tiny = results["clip"][0]
