@@ -70,6 +70,15 @@ def mean(value: torch.Tensor, ctx: Context) -> float:
     return value.item() / ctx.world_size
 
 
+def mean_tensor(values: torch.Tensor, ctx: Context) -> torch.Tensor:
+    """Element-wise mean over all processes of a tensor (one collective for a whole history)."""
+    if not ctx.distributed:
+        return values
+    values = values.detach().clone()
+    dist.all_reduce(values)
+    return values / ctx.world_size
+
+
 def wrap(model: torch.nn.Module, ctx: Context) -> torch.nn.Module:
     """DistributedDataParallel around `model` in a distributed job, the model itself otherwise."""
     if not ctx.distributed:

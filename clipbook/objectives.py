@@ -305,13 +305,13 @@ def train_objective(
         optimizer.step()
         scheduler.step()
         obj.after_step()
-        running.append(loss.item())
+        running.append(loss.detach())  # read back at evaluation points only, not every step
         if step in eval_at:
             with amp:
                 acc = zero_shot_accuracy(obj, x_eval, labels, prompts, normalize)
             result.samples.append(step * batch_size)
             result.accuracy.append(acc)
-            result.loss.append(float(np.mean(running)))
+            result.loss.append(torch.stack(running).float().mean().item())
             running = []
     result.seconds = time.perf_counter() - start
     if cache:

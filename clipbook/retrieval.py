@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torchmetrics.retrieval import RetrievalHitRate
 
-from .train import images_to_tensor, normalizer
+from .train import autocast, images_to_tensor, normalizer
 from .utils import resolve_device
 
 
@@ -27,7 +27,7 @@ def encode_images(model: torch.nn.Module, images: np.ndarray | torch.Tensor, dev
     x = images_to_tensor(images)
     out = []
     for i in range(0, len(x), batch_size):
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+        with autocast(dev):
             out.append(model.encode_image(normalize(x[i:i + batch_size]), normalize=True).float().cpu())
     return torch.cat(out)
 
@@ -41,7 +41,7 @@ def encode_texts(model: torch.nn.Module, tokenizer, texts: Sequence[str], device
     out = []
     for i in range(0, len(texts), batch_size):
         tokens = tokenizer(list(texts[i:i + batch_size])).to(dev)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+        with autocast(dev):
             out.append(model.encode_text(tokens, normalize=True).float().cpu())
     return torch.cat(out)
 

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .models import checkpoint_info
-from .train import (TrainResult, autocast, check_schedule, images_to_tensor, load_cached, optimizer_and_schedule,
+from .train import (StepLog, TrainResult, autocast, check_schedule, images_to_tensor, load_cached, optimizer_and_schedule,
                     save_trained)
 from .utils import check_positive, data_dir, resolve_device, seed_everything
 
@@ -248,12 +248,12 @@ def train_simclr(
     optimizer, scheduler = optimizer_and_schedule(model, lr, weight_decay, total, warmup, betas=(0.9, 0.999),
                                                   eps=1e-8)
     gen = torch.Generator(device=x_all.device).manual_seed(seed)
-    history: dict[str, list[float]] = {"step": [], "loss": [], "lr": []}
 
     # ---- loop
     start = time.perf_counter()
     bar = tqdm(total=total, desc=f"train {SIMCLR_MODEL}", unit="step", disable=not (progress and ctx.is_main),
                mininterval=2.0)
+    log = StepLog(ctx, bar)
     step = 0
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen, device=x_all.device)
@@ -274,13 +274,11 @@ def train_simclr(
             optimizer.step()
             scheduler.step()
             if step % log_every == 0 or step == total - 1:
-                history["step"].append(step)
-                history["loss"].append(distributed.mean(loss, ctx))
-                history["lr"].append(optimizer.param_groups[0]["lr"])
-                bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", refresh=False)
+                log.add(step, optimizer.param_groups[0]["lr"], loss=loss)
             bar.update(1)
             step += 1
     bar.close()
+    history = log.history()
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     seconds = time.perf_counter() - start

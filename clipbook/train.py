@@ -140,6 +140,36 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
 
 
+class StepLog:
+    """Per-step history kept as device tensors and read back once at the end; the progress bar reads the
+    latest loss only every `show_every` steps. A `.item()` per step would make a GPU wait for the CPU."""
+
+    def __init__(self, ctx, bar, show_every: int = 25) -> None:
+        self.ctx, self.bar, self.show_every = ctx, bar, show_every
+        self.steps: list[int] = []
+        self.lr: list[float] = []
+        self.values: dict[str, list[torch.Tensor]] = {}
+
+    def add(self, step: int, lr: float, **values: torch.Tensor) -> None:
+        self.steps.append(step)
+        self.lr.append(lr)
+        for name, value in values.items():
+            self.values.setdefault(name, []).append(value.detach().float().reshape(()))
+        if len(self.steps) % self.show_every == 1:
+            self.bar.set_postfix({k: f"{v[-1].item():.3f}" for k, v in self.values.items()}, refresh=False)
+
+    def history(self) -> dict[str, list[float]]:
+        """{"step", "lr", and every logged value}; "loss" is averaged over processes in a distributed job."""
+        out: dict[str, list[float]] = {"step": self.steps}
+        for name, values in self.values.items():
+            stacked = torch.stack(values) if values else torch.zeros(0)
+            if name == "loss":
+                stacked = distributed.mean_tensor(stacked, self.ctx)
+            out[name] = stacked.cpu().tolist()
+        out["lr"] = self.lr
+        return out
+
+
 def check_schedule(warmup: float, weight_decay: float) -> None:
     """Warm-up is a fraction of the steps in [0, 1); weight decay a number >= 0."""
     if not (isinstance(warmup, (int, float)) and 0 <= warmup < 1):
@@ -259,12 +289,12 @@ def train_clip(
     optimizer, scheduler = optimizer_and_schedule(clip, lr, weight_decay, total, warmup)
     amp = autocast(dev)
     gen = torch.Generator(device=x_all.device).manual_seed(seed)
-    history: dict[str, list[float]] = {"step": [], "loss": [], "logit_scale": [], "lr": []}
 
     # ---- loop
     start = time.perf_counter()
     bar = tqdm(total=total, desc=f"train {model}", unit="step", disable=not (progress and ctx.is_main),
                mininterval=2.0)
+    log = StepLog(ctx, bar)
     step = 0
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen, device=x_all.device)
@@ -285,15 +315,11 @@ def train_clip(
             with torch.no_grad():
                 clip.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
             if step % log_every == 0 or step == total - 1:
-                history["step"].append(step)
-                history["loss"].append(distributed.mean(loss, ctx))
-                history["logit_scale"].append(logit_scale.item())
-                history["lr"].append(optimizer.param_groups[0]["lr"])
-                bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", scale=f"{history['logit_scale'][-1]:.1f}",
-                                refresh=False)
+                log.add(step, optimizer.param_groups[0]["lr"], loss=loss, logit_scale=logit_scale)
             bar.update(1)
             step += 1
     bar.close()
+    history = log.history()
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     seconds = time.perf_counter() - start
