@@ -30,9 +30,9 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .models import checkpoint_info
-from .train import (StepLog, TrainResult, autocast, check_schedule, images_to_tensor, load_cached, optimizer_and_schedule,
-                    save_trained)
-from .utils import check_positive, data_dir, resolve_device, seed_everything
+from .train import (StepLog, TrainResult, autocast, check_schedule, images_to_tensor, load_cached, maybe_compile,
+                    optimizer_and_schedule, save_trained)
+from .utils import check_choice, check_positive, data_dir, resolve_device, seed_everything
 
 SIMCLR_MODEL = "simclr-resnet18"
 _TRAIN_VERSION = 1
@@ -196,18 +196,21 @@ def train_simclr(
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
     log_every: int = 1,
+    compile: bool = False,
 ) -> TrainResult:
     """Train a ResNet-18 with SimCLR on uint8 pages (N, H, W, 3), without labels.
 
     Returns a `TrainResult` (model: a `SimCLR`, tokenizer None). With `cache=True`, a checkpoint trained
     with the same pages and parameters is loaded from `checkpoint_dir` (default data/checkpoints) instead of
-    training again; a new one is written there (temporary file, then rename) with its history in the header."""
+    training again; a new one is written there (temporary file, then rename) with its history in the header.
+    `compile=True` runs the model's steps through `torch.compile`, as in `train_clip`."""
     for name, value in (("input_size", input_size), ("epochs", epochs), ("batch_size", batch_size),
                         ("projection_dim", projection_dim)):
         check_positive(name, value)
     for name, value in (("lr", lr), ("temperature", temperature)):
         check_positive(name, value, integer=False)
     check_schedule(warmup, weight_decay)
+    check_choice("compile", compile, (False, True))
     ctx = distributed.setup(device)  # under torchrun: this rank's device and place in the group
     dev = ctx.device
     distributed.check_divisible("batch_size", batch_size, ctx)
@@ -240,7 +243,7 @@ def train_simclr(
     if ctx.distributed and dev.type == "cuda":
         # batch statistics over the global batch, as one process would have them (torch has no CPU version)
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    net = distributed.wrap(model, ctx)
+    net = maybe_compile(distributed.wrap(model, ctx), compile)
     loss_fn = make_loss(temperature, distributed=ctx.distributed)
     steps_per_epoch = n // batch_size
     total = epochs * steps_per_epoch

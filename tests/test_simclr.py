@@ -7,6 +7,7 @@ import torch
 
 import clipbook
 from clipbook import search, simclr
+from clipbook import train as train_module
 from clipbook.data.drawings import PageCorpus
 
 TINY = dict(input_size=32, epochs=1, batch_size=16, device="cpu", progress=False)
@@ -56,11 +57,27 @@ def test_cache_key_covers_pages_and_parameters(pages):
 
 
 def test_training_learns_to_match_views(pages):
-    """A few epochs cut the loss well below a random network's: the two views of a page find each other."""
-    r = simclr.train_simclr(pages, input_size=32, epochs=6, batch_size=16, lr=2e-3, device="cpu", cache=False,
-                            progress=False)
-    first, last = np.mean(r.history["loss"][:3]), np.mean(r.history["loss"][-3:])
-    assert last < 0.8 * first, r.history["loss"]
+    """Training cuts the NT-Xent loss of two fixed views of every page (the same views before and after, all
+    48 pages in one batch) well below the untrained network's: the two views of a page find each other. The
+    per-step training loss is too noisy at this size (16 pages a batch) to show it reliably."""
+    x = train_module.images_to_tensor(pages)
+    gen = torch.Generator().manual_seed(123)
+    with torch.no_grad():
+        augment = simclr.DrawingAugment(32)
+        views = augment(x, gen), augment(x, gen)
+    loss = simclr.make_loss(0.2)
+
+    def fixed_view_loss(model):
+        model.train()  # batch statistics, as in training
+        with torch.no_grad():
+            return loss(model(views[0]), model(views[1])).item()
+
+    clipbook.seed_everything(0)
+    before = fixed_view_loss(simclr.SimCLR(32))  # the network train_simclr starts from (same seed)
+    r = simclr.train_simclr(pages, input_size=32, epochs=15, batch_size=16, lr=2e-3, device="cpu", cache=False,
+                            progress=False, seed=0)
+    after = fixed_view_loss(r.model)
+    assert after < 0.85 * before, (before, after)  # 4.64 -> 3.35 when measured; seeds 1 and 2 gave 0.83, 0.78
 
 
 def test_augmented_views_are_pages():
@@ -89,12 +106,31 @@ def test_loss_is_lightly_ntxent_in_one_place():
     (dict(lr=-1.0), "lr=-1.0 is not allowed"),
     (dict(temperature=0), "temperature=0 is not allowed"),
     (dict(device="cuda:7"), "DEVICE='cuda:7'"),
+    (dict(compile=None), "compile=None is not allowed: choose one of False, True"),
 ])
 def test_bad_arguments(pages, kwargs, message):
     with pytest.raises(ValueError, match=message):
         simclr.train_simclr(pages, **{**TINY, "cache": False, **kwargs})
     with pytest.raises(ValueError, match="uint8 RGB images"):
         simclr.train_simclr(pages.astype(np.float32), **{**TINY, "cache": False})
+
+
+def test_compile_trains_the_model_it_saves(pages, monkeypatch):
+    """As for train_clip: compile=True (here AOTAutograd's eager backend, seconds on a CPU) gives the eager
+    run's losses and weights, on the plain model that is returned."""
+    real, calls = torch.compile, []
+
+    def aot_eager(model, **kwargs):
+        calls.append(model)
+        return real(model, backend="aot_eager", **kwargs)
+
+    monkeypatch.setattr(torch, "compile", aot_eager)
+    eager = simclr.train_simclr(pages, **TINY, cache=False)
+    compiled = simclr.train_simclr(pages, **TINY, cache=False, compile=True)
+    assert len(calls) == 1 and calls[0] is compiled.model
+    np.testing.assert_allclose(compiled.history["loss"], eager.history["loss"], rtol=1e-4)
+    for (k, a), b in zip(eager.model.state_dict().items(), compiled.model.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-5, msg=k)
 
 
 def test_a_clip_checkpoint_is_not_a_simclr_one(tmp_path):

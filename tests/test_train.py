@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 
 import clipbook
 from clipbook import train as train_module
@@ -25,6 +26,12 @@ def test_one_epoch(tiny_data, tmp_data):
     lrs = r.history["lr"]
     assert lrs[0] > lrs[-1] and max(lrs) <= 1e-3 + 1e-12  # warm-up then cosine decay
     assert r.samples_seen == 64 and r.train_seconds > 0
+    # each step's end is clocked: the steady rate leaves the first steps out and is a plausible rate
+    clock = r.history["seconds"]
+    assert clock[0] == 0 and all(b > a for a, b in zip(clock, clock[1:])) and clock[-1] < r.train_seconds
+    assert r.steady_samples_per_second(skip=1) == pytest.approx(2 * 16 / (clock[3] - clock[1]))
+    with pytest.raises(ValueError, match="skip=3 is not allowed: it must leave at least two logged steps of the 4"):
+        r.steady_samples_per_second(skip=3)
     info = clipbook.checkpoint_info(r.checkpoint)
     assert info["model"] == "clipbook-tiny" and info["history"]["loss"] == r.history["loss"]
 
@@ -68,12 +75,37 @@ def test_logit_scale_is_clamped_at_100(tiny_data, tmp_data, monkeypatch):
     (dict(lr=0), r"lr=0 is not allowed"),
     (dict(model="nope"), r"MODEL='nope' is not an open_clip model"),
     (dict(device="cuda:7"), r"DEVICE='cuda:7'"),
+    (dict(compile="yes"), r"compile='yes' is not allowed: choose one of False, True"),
 ])
 def test_bad_arguments(tiny_data, kwargs, message):
     args = dict(model="clipbook-tiny", epochs=1, batch_size=16, device="cpu", progress=False, cache=False)
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), **args)
+
+
+def test_compile_trains_the_model_it_saves(tiny_data, tmp_data, monkeypatch):
+    """compile=True steps through torch.compile yet updates (and saves) the plain model: same losses and
+    weights as eager. The test compiles with AOTAutograd's eager backend (forward and backward graphs,
+    no code generation) so that it takes seconds on a CPU; the GPU benchmark uses inductor."""
+    calls = []
+    real = torch.compile
+
+    def aot_eager(model, **kwargs):
+        calls.append(model)
+        return real(model, backend="aot_eager", **kwargs)
+
+    monkeypatch.setattr(torch, "compile", aot_eager)
+    kw = dict(epochs=1, batch_size=16, lr=1e-3, device="cpu", progress=False)
+    eager = clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", cache=False, **kw)
+    assert calls == []
+    compiled = clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", compile=True, **kw)
+    assert len(calls) == 1 and calls[0] is compiled.model  # the plain model was compiled, and is returned
+    np.testing.assert_allclose(compiled.history["loss"], eager.history["loss"], rtol=1e-4)
+    for (k, a), b in zip(eager.model.state_dict().items(), compiled.model.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-5, msg=k)
+    with safe_open(str(compiled.checkpoint), "pt") as f:  # saved under the plain model's names
+        assert set(f.keys()) == set(eager.model.state_dict())
 
 
 def test_captions_must_match_images(tiny_data):
