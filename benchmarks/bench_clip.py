@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
@@ -25,13 +26,14 @@ from torch.utils.flop_counter import FlopCounterMode
 import clipbook
 
 
-def flops_per_step(model_name: str, batch_size: int) -> int:
-    """Forward + backward FLOPs of one training step (matrix products and attention), counted on the CPU."""
-    model = open_clip.create_model(model_name)
+def flops_per_step(model_name: str, batch_size: int, device: str = "cpu") -> int:
+    """Forward + backward FLOPs of one training step (matrix products and attention), counted in fp32 on
+    `device` (the count does not depend on the device or the precision)."""
+    model = open_clip.create_model(model_name, device=device)
     size = model.visual.image_size
     size = size if isinstance(size, (tuple, list)) else (size, size)
-    images = torch.randn(batch_size, 3, *size)
-    texts = open_clip.get_tokenizer(model_name)(["a photo of a red circle"] * batch_size)
+    images = torch.randn(batch_size, 3, *size, device=device)
+    texts = open_clip.get_tokenizer(model_name)(["a photo of a red circle"] * batch_size).to(device)
     counter = FlopCounterMode(display=False)
     with counter:
         loss = open_clip.ClipLoss()(*model(images, texts))
@@ -39,31 +41,32 @@ def flops_per_step(model_name: str, batch_size: int) -> int:
     return counter.get_total_flops()
 
 
-def clipbook_throughput(model_name: str, batch_size: int, steps: int, device: str) -> float:
-    """Samples/s of train_clip: the difference of a 2*steps and a steps run, so start-up cancels out."""
+def clipbook_throughput(model_name: str, batch_size: int, steps: int, device: str, compile: bool = False,
+                        warmup_steps: int = 5) -> float:
+    """Samples/s of train_clip over `steps` steps after `warmup_steps` untimed ones (start-up, cuDNN and
+    allocator warm-up, compilation), from the per-step clock train_clip keeps (CUDA events on a GPU)."""
     world = clipbook.world_for(model_name)
-    data = world.dataset(batch_size * 2 * steps, "train", seed=0, cache=False)
-    seconds = {}
-    for n_steps in (steps, 2 * steps):
-        sub = data.subset(range(batch_size * n_steps))
-        r = clipbook.train_clip(sub.images, sub.all_captions(), model_name, epochs=1, batch_size=batch_size,
-                                device=device, cache=False, progress=False)
-        seconds[n_steps] = r.train_seconds
-    return steps * batch_size / (seconds[2 * steps] - seconds[steps])
+    data = world.dataset(batch_size * (warmup_steps + steps), "train", seed=0, cache=False)
+    r = clipbook.train_clip(data.images, data.all_captions(), model_name, epochs=1, batch_size=batch_size,
+                            device=device, cache=False, progress=False, compile=compile)
+    return r.steady_samples_per_second(skip=warmup_steps - 1)
 
 
-def open_clip_train_throughput(model_name: str, batch_size: int, steps: int, device: str) -> float:
-    """Median samples/s that open_clip_train.main logs per step (first steps dropped), synthetic data."""
+def open_clip_train_throughput(model_name: str, batch_size: int, steps: int, device: str,
+                               compile: bool = False) -> float:
+    """Median samples/s that open_clip_train.main logs per step (first steps dropped), synthetic data;
+    `compile` adds its --torchcompile. On a GPU its data loader gets all but two CPU cores."""
     from open_clip_train.main import main as open_clip_main
 
     cuda = torch.device(device).type == "cuda"
+    workers = max(2, (os.cpu_count() or 4) - 2) if cuda else 1
     with tempfile.TemporaryDirectory() as logs:
         args = ["--dataset-type", "synthetic", "--train-num-samples", str(batch_size * (2 * steps + 2)),
                 "--batch-size", str(batch_size), "--epochs", "1", "--model", model_name, "--device", device,
-                "--precision", "amp_bf16" if cuda else "fp32", "--workers", "2" if cuda else "1",
+                "--precision", "amp_bf16" if cuda else "fp32", "--workers", str(workers),
                 "--lr", "5e-4", "--warmup", "1", "--logs", logs, "--name", "bench", "--report-to", "",
                 "--save-frequency", "0", "--zeroshot-frequency", "0", "--val-frequency", "0",
-                "--log-every-n-steps", "1", "--seed", "0"]
+                "--log-every-n-steps", "1", "--seed", "0"] + (["--torchcompile"] if compile else [])
         open_clip_main(args)
         log = (Path(logs) / "bench" / "out.log").read_text()
     rates = [float(x) for x in re.findall(r"Batch \(t\): [\d.]+, ([\d.]+)/s", log)]
@@ -72,13 +75,15 @@ def open_clip_train_throughput(model_name: str, batch_size: int, steps: int, dev
     return statistics.median(rates[len(rates) // 2:])  # the later half: past compilation and warm-up
 
 
-def measure(model_name: str, batch_size: int, steps: int, device: str, peak_flops: float | None) -> dict:
-    """Both throughputs, their ratio, achieved FLOP/s and MFU for one model and batch."""
-    flops = flops_per_step(model_name, batch_size)
-    ours = clipbook_throughput(model_name, batch_size, steps, device)
-    theirs = open_clip_train_throughput(model_name, batch_size, steps, device)
+def measure(model_name: str, batch_size: int, steps: int, device: str, peak_flops: float | None,
+            compile: bool = False) -> dict:
+    """Both throughputs (both compiled with torch.compile, or neither), their ratio, achieved FLOP/s and
+    MFU for one model and batch."""
+    flops = flops_per_step(model_name, batch_size, device)
+    ours = clipbook_throughput(model_name, batch_size, steps, device, compile=compile)
+    theirs = open_clip_train_throughput(model_name, batch_size, steps, device, compile=compile)
     achieved = flops * ours / batch_size
-    return {"model": model_name, "batch_size": batch_size, "steps": steps, "device": device,
+    return {"model": model_name, "batch_size": batch_size, "steps": steps, "device": device, "compile": compile,
             "flops_per_step": flops, "clipbook_samples_per_second": ours,
             "open_clip_train_samples_per_second": theirs, "ratio": ours / theirs,
             "clipbook_tflops_per_second": achieved / 1e12,
@@ -92,10 +97,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--peak-tflops", type=float, default=None, help="e.g. 989 for H100 SXM bf16")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both (open_clip_train: --torchcompile)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     result = measure(args.model, args.batch_size, args.steps, args.device,
-                     args.peak_tflops * 1e12 if args.peak_tflops else None)
+                     args.peak_tflops * 1e12 if args.peak_tflops else None, compile=args.compile)
     result["wall_seconds"] = time.perf_counter() - start
     print(json.dumps(result, indent=2))
 

@@ -29,14 +29,12 @@ def pages(n: int, size: int):
     return PageCorpus(page_size=size).dataset(n, seed=0, cache=False).images
 
 
-def clipbook_throughput(images, batch_size: int, input_size: int, steps: int, device: str) -> float:
-    """Samples/s of train_simclr: the difference of a 2*steps and a steps run, so start-up cancels out."""
-    seconds = {}
-    for n_steps in (steps, 2 * steps):
-        r = train_simclr(images[: batch_size * n_steps], input_size=input_size, epochs=1, batch_size=batch_size,
-                         device=device, cache=False, progress=False)
-        seconds[n_steps] = r.train_seconds
-    return steps * batch_size / (seconds[2 * steps] - seconds[steps])
+def clipbook_throughput(images, batch_size: int, input_size: int, steps: int, device: str, compile: bool = False,
+                        warmup_steps: int = 3) -> float:
+    """Samples/s of train_simclr over `steps` steps after `warmup_steps` untimed ones, from its per-step clock."""
+    r = train_simclr(images[: batch_size * (warmup_steps + steps)], input_size=input_size, epochs=1,
+                     batch_size=batch_size, device=device, cache=False, progress=False, compile=compile)
+    return r.steady_samples_per_second(skip=warmup_steps - 1)
 
 
 class _PILPages(torch.utils.data.Dataset):
@@ -63,8 +61,9 @@ class _LightlySimCLR(torch.nn.Module):
         return self.projection_head(self.backbone(x).flatten(start_dim=1))
 
 
-def lightly_loop_throughput(images, batch_size: int, input_size: int, steps: int, device: str) -> float:
-    """Samples/s of lightly's example loop, timed over `steps` steps after two warm-up steps."""
+def lightly_loop_throughput(images, batch_size: int, input_size: int, steps: int, device: str,
+                            warmup_steps: int = 3) -> float:
+    """Samples/s of lightly's example loop, timed over `steps` steps after `warmup_steps` untimed ones."""
     dev = torch.device(device)
     model = _LightlySimCLR().to(dev)
     transform = SimCLRTransform(input_size=input_size)
@@ -73,7 +72,7 @@ def lightly_loop_throughput(images, batch_size: int, input_size: int, steps: int
     criterion = NTXentLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.06)
     done, start = 0, None
-    while done < steps + 2:
+    while done < warmup_steps + steps:
         for batch in loader:
             x0, x1 = batch[0]
             x0, x1 = x0.to(dev), x1.to(dev)
@@ -82,24 +81,25 @@ def lightly_loop_throughput(images, batch_size: int, input_size: int, steps: int
             optimizer.step()
             optimizer.zero_grad()
             done += 1
-            if done == 2:
+            if done == warmup_steps:
                 if dev.type == "cuda":
                     torch.cuda.synchronize()
                 start = time.perf_counter()
-            if done == steps + 2:
+            if done == warmup_steps + steps:
                 break
     if dev.type == "cuda":
         torch.cuda.synchronize()
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def measure(batch_size: int, input_size: int, steps: int, device: str, page_size: int = 128) -> dict:
-    """Both throughputs and their ratio."""
-    images = pages(batch_size * (2 * steps + 4), page_size)
-    ours = clipbook_throughput(images, batch_size, input_size, steps, device)
+def measure(batch_size: int, input_size: int, steps: int, device: str, page_size: int = 128,
+            compile: bool = False) -> dict:
+    """Both throughputs and their ratio; `compile` applies to train_simclr (lightly's example has none)."""
+    images = pages(batch_size * (steps + 4), page_size)
+    ours = clipbook_throughput(images, batch_size, input_size, steps, device, compile=compile)
     theirs = lightly_loop_throughput(images, batch_size, input_size, steps, device)
     return {"batch_size": batch_size, "input_size": input_size, "page_size": page_size, "steps": steps,
-            "device": device, "clipbook_samples_per_second": ours, "lightly_loop_samples_per_second": theirs,
+            "device": device, "compile": compile, "clipbook_samples_per_second": ours, "lightly_loop_samples_per_second": theirs,
             "ratio": ours / theirs}
 
 
@@ -110,8 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--page-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--compile", action="store_true", help="torch.compile train_simclr's model")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.batch_size, args.input_size, args.steps, args.device, args.page_size), indent=2))
+    print(json.dumps(measure(args.batch_size, args.input_size, args.steps, args.device, args.page_size,
+                             compile=args.compile), indent=2))
 
 
 if __name__ == "__main__":

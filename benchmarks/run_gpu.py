@@ -1,10 +1,15 @@
 """The GPU benchmark set, for a machine with one CUDA GPU (not run in CI):
 
-    python benchmarks/run_gpu.py --peak-tflops 989     # H100 SXM bf16 dense peak
+    python benchmarks/run_gpu.py --peak-tflops 989              # H100 SXM bf16 dense peak; all parts
+    python benchmarks/run_gpu.py --only clip --out /tmp/clip.json   # one part (each fits a 10-minute slot)
 
-Writes benchmarks/gpu.json: CLIP throughput and MFU beside open_clip_train for clipbook-small and
-ViT-B-32, SimCLR beside lightly's example loop, and data generation against training consumption.
-The whole-suite figure is `time make run PROFILE=full`.
+Writes benchmarks/gpu.json (after every measurement, so an interrupted run keeps what it measured): CLIP
+throughput and MFU beside open_clip_train for clipbook-small and ViT-B-32, eager and with torch.compile
+on both sides; SimCLR beside lightly's example loop, eager and compiled; data generation against what
+training consumes. The whole-suite figure is `time make run PROFILE=full`.
+
+`--smoke` runs the same code on the CPU with tiny sizes: it checks the script end to end (the tests do),
+its figures mean nothing.
 """
 from __future__ import annotations
 
@@ -21,25 +26,65 @@ import bench_clip  # noqa: E402
 import bench_simclr  # noqa: E402
 from run_cpu import data_throughput, environment  # noqa: E402
 
+import clipbook  # noqa: E402
 
-def main(argv: list[str] | None = None) -> None:
+PARTS = ("data", "clip", "simclr")
+# (model, batch, timed steps) for CLIP; (batch, input size, timed steps, page size) for SimCLR; images per data run
+GPU_PLAN = dict(clip=[("clipbook-small", 1024, 40), ("ViT-B-32", 512, 30)], simclr=[(512, 128, 30, 256)],
+                data=20_000, compile=(False, True))
+SMOKE_PLAN = dict(clip=[("clipbook-tiny", 8, 2)], simclr=[(8, 32, 2, 64)], data=200, compile=(False,))
+
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peak-tflops", type=float, default=989.0)
     parser.add_argument("--out", default=str(Path(__file__).with_name("gpu.json")))
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU: checks the script runs")
     args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
-        raise SystemExit("run_gpu.py needs a CUDA GPU; the CPU set is run_cpu.py (make bench).")
+    if args.smoke:
+        device, plan = "cpu", SMOKE_PLAN
+    elif torch.cuda.is_available():
+        device, plan = "cuda", GPU_PLAN
+    else:
+        raise SystemExit("run_gpu.py needs a CUDA GPU (or --smoke); the CPU set is run_cpu.py (make bench).")
+    parts = args.only or PARTS
     peak = args.peak_tflops * 1e12
+    out = Path(args.out)
     start = time.perf_counter()
-    results = {**environment(torch.device("cuda")), "command": f"python benchmarks/run_gpu.py --peak-tflops {args.peak_tflops:g}",
-               "peak_tflops": args.peak_tflops}
-    results["shapes_images_per_second"] = {f"{s}px": data_throughput(s, 20000) for s in (32, 64)}
-    results["clip"] = [bench_clip.measure("clipbook-small", 1024, 50, "cuda", peak),
-                       bench_clip.measure("ViT-B-32", 512, 30, "cuda", peak)]
-    results["simclr"] = [bench_simclr.measure(512, 128, 30, "cuda", page_size=256)]
-    results["wall_seconds"] = time.perf_counter() - start
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    results = {**environment(torch.device(device)), "peak_tflops": args.peak_tflops,
+               "command": "python benchmarks/run_gpu.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+
+    def save() -> None:
+        results["wall_seconds"] = time.perf_counter() - start
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps(results, indent=2), flush=True)
+
+    if "data" in parts:
+        results["shapes_images_per_second"] = {f"{s}px": data_throughput(s, plan["data"]) for s in (32, 64)}
+        save()
+    if "clip" in parts:
+        results["clip"] = []
+        for model, batch, steps in plan["clip"]:
+            for compile in plan["compile"]:
+                results["clip"].append(bench_clip.measure(model, batch, steps, device, peak, compile=compile))
+                save()
+    if "simclr" in parts:
+        results["simclr"] = []
+        for batch, size, steps, page in plan["simclr"]:
+            for compile in plan["compile"]:
+                results["simclr"].append(bench_simclr.measure(batch, size, steps, device, page_size=page,
+                                                              compile=compile))
+                save()
+    if "data" in parts and results.get("clip"):
+        # the notebooks render once and keep the uint8 corpus on the GPU; this says how rendering compares
+        # with the training it feeds (the first CLIP model, eager, at the size it is rendered for)
+        first = results["clip"][0]
+        size = clipbook.world_for(first["model"]).image_size
+        results["data_over_training_ratio"] = (results["shapes_images_per_second"][f"{size}px"]
+                                               / first["clipbook_samples_per_second"])
+    save()
+    return results
 
 
 if __name__ == "__main__":
