@@ -22,10 +22,13 @@ def train(args: argparse.Namespace) -> None:
                  batch_size=args.batch_size, lr=args.lr)
     data = world_for(knobs["model"]).dataset(knobs["n_train"], split="train", seed=args.seed)
     result = train_clip(data.images, data.all_captions(), knobs["model"], epochs=knobs["epochs"],
-                        batch_size=knobs["batch_size"], lr=knobs["lr"], seed=args.seed, device=args.device)
+                        batch_size=knobs["batch_size"], lr=knobs["lr"], seed=args.seed, device=args.device,
+                        compile=args.compile)
     if distributed.setup(args.device).is_main:
+        clocked = "seconds" in result.history and len(result.history["step"]) > 11
+        steady = f", {result.steady_samples_per_second():,.0f}/s after 10 steps" if clocked else ""
         print(f"{result.samples_seen:,} samples in {result.train_seconds:.1f} s "
-              f"({result.samples_per_second:,.0f}/s); checkpoint {result.checkpoint}")
+              f"({result.samples_per_second:,.0f}/s{steady}); checkpoint {result.checkpoint}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--compile", action="store_true", help="run the training steps through torch.compile")
     p.set_defaults(func=train)
     args = parser.parse_args(argv)
     args.func(args)

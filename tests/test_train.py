@@ -1,5 +1,7 @@
 """train_clip on tiny data: one epoch runs, the history is kept, the scale is clamped, reruns reuse work."""
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -141,3 +143,18 @@ def test_chance_hit_rate_simulated():
     n, m, k = 20, 3, 4
     sims = np.mean([(rng.permutation(n)[:k] < m).any() for _ in range(20000)])
     assert chance_hit_rate(np.array([m]), n, k) == pytest.approx(sims, abs=0.01)
+
+
+def test_command_line_trains_and_reuses(tmp_data):
+    """`python -m clipbook train` trains notebook 01's model with overrides, then finds it cached."""
+    cmd = [sys.executable, "-m", "clipbook", "train", "--profile", "quick", "--n-train", "384", "--epochs", "1",
+           "--batch-size", "16", "--device", "cpu"]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "384 samples in" in first.stdout and "/s after 10 steps" in first.stdout
+    checkpoints = list((tmp_data / "checkpoints").glob("clipbook-tiny-*.safetensors"))
+    assert len(checkpoints) == 1 and str(checkpoints[0]) in first.stdout
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "Loaded cached checkpoint" in again.stdout
+    bad = subprocess.run(cmd[:4] + ["--epochs", "0"], capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "epochs=0 is not allowed" in bad.stderr
