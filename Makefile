@@ -9,7 +9,7 @@ DEVICE  ?= auto
 export LIGHTLY_DID_VERSION_CHECK := True
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run test unit notebooks lab bench clean
+.PHONY: setup run test unit notebooks lab bench bench-gpu clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,11 @@ lab: setup
 ## CPU benchmarks; writes benchmarks/latest.json.
 bench: setup
 	$(PY) benchmarks/run_cpu.py
+
+## GPU benchmarks on a machine with one CUDA GPU (PEAK_TFLOPS: its bf16 dense peak); writes benchmarks/gpu.json.
+PEAK_TFLOPS ?= 989
+bench-gpu: setup
+	$(PY) benchmarks/run_gpu.py --peak-tflops $(PEAK_TFLOPS)
 
 clean:
 	rm -rf outputs data/cache data/checkpoints
