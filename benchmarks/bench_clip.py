@@ -42,9 +42,12 @@ def flops_per_step(model_name: str, batch_size: int, device: str = "cpu") -> int
 
 
 def clipbook_throughput(model_name: str, batch_size: int, steps: int, device: str, compile: bool = False,
-                        warmup_steps: int = 5) -> float:
-    """Samples/s of train_clip over `steps` steps after `warmup_steps` untimed ones (start-up, cuDNN and
-    allocator warm-up, compilation), from the per-step clock train_clip keeps (CUDA events on a GPU)."""
+                        warmup_steps: int | None = None) -> float:
+    """Samples/s of train_clip over its last `steps` steps, from the per-step clock train_clip keeps (CUDA
+    events on a GPU). The untimed first steps (start-up, allocator and oneDNN/cuDNN warm-up, compilation)
+    default to steps + 2, so the run is as long as open_clip_train's below and both are timed over the
+    later half (step times on the CPU keep falling for the first 7 or so steps)."""
+    warmup_steps = steps + 2 if warmup_steps is None else warmup_steps
     world = clipbook.world_for(model_name)
     data = world.dataset(batch_size * (warmup_steps + steps), "train", seed=0, cache=False)
     r = clipbook.train_clip(data.images, data.all_captions(), model_name, epochs=1, batch_size=batch_size,
@@ -76,16 +79,21 @@ def open_clip_train_throughput(model_name: str, batch_size: int, steps: int, dev
 
 
 def measure(model_name: str, batch_size: int, steps: int, device: str, peak_flops: float | None,
-            compile: bool = False) -> dict:
+            compile: bool = False, repeats: int = 1) -> dict:
     """Both throughputs (both compiled with torch.compile, or neither), their ratio, achieved FLOP/s and
-    MFU for one model and batch."""
+    MFU for one model and batch. With `repeats` > 1 the two alternate and each side's median counts: on a
+    shared CPU the machine's speed drifts by 20-30% within minutes, and alternating spreads the drift."""
     flops = flops_per_step(model_name, batch_size, device)
-    ours = clipbook_throughput(model_name, batch_size, steps, device, compile=compile)
-    theirs = open_clip_train_throughput(model_name, batch_size, steps, device, compile=compile)
+    ours_runs, theirs_runs = [], []
+    for _ in range(repeats):
+        ours_runs.append(clipbook_throughput(model_name, batch_size, steps, device, compile=compile))
+        theirs_runs.append(open_clip_train_throughput(model_name, batch_size, steps, device, compile=compile))
+    ours, theirs = statistics.median(ours_runs), statistics.median(theirs_runs)
     achieved = flops * ours / batch_size
     return {"model": model_name, "batch_size": batch_size, "steps": steps, "device": device, "compile": compile,
-            "flops_per_step": flops, "clipbook_samples_per_second": ours,
+            "repeats": repeats, "flops_per_step": flops, "clipbook_samples_per_second": ours,
             "open_clip_train_samples_per_second": theirs, "ratio": ours / theirs,
+            "clipbook_runs": ours_runs, "open_clip_train_runs": theirs_runs,
             "clipbook_tflops_per_second": achieved / 1e12,
             "clipbook_mfu": achieved / peak_flops if peak_flops else None}
 
@@ -98,10 +106,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--peak-tflops", type=float, default=None, help="e.g. 989 for H100 SXM bf16")
     parser.add_argument("--compile", action="store_true", help="torch.compile both (open_clip_train: --torchcompile)")
+    parser.add_argument("--repeats", type=int, default=1, help="alternate the two this many times; medians count")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     result = measure(args.model, args.batch_size, args.steps, args.device,
-                     args.peak_tflops * 1e12 if args.peak_tflops else None, compile=args.compile)
+                     args.peak_tflops * 1e12 if args.peak_tflops else None, compile=args.compile,
+                     repeats=args.repeats)
     result["wall_seconds"] = time.perf_counter() - start
     print(json.dumps(result, indent=2))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -93,14 +94,19 @@ def lightly_loop_throughput(images, batch_size: int, input_size: int, steps: int
 
 
 def measure(batch_size: int, input_size: int, steps: int, device: str, page_size: int = 128,
-            compile: bool = False) -> dict:
-    """Both throughputs and their ratio; `compile` applies to train_simclr (lightly's example has none)."""
+            compile: bool = False, repeats: int = 1) -> dict:
+    """Both throughputs and their ratio; `compile` applies to train_simclr (lightly's example has none).
+    With `repeats` > 1 the two alternate and each side's median counts (as in bench_clip)."""
     images = pages(batch_size * (steps + 4), page_size)
-    ours = clipbook_throughput(images, batch_size, input_size, steps, device, compile=compile)
-    theirs = lightly_loop_throughput(images, batch_size, input_size, steps, device)
+    ours_runs, theirs_runs = [], []
+    for _ in range(repeats):
+        ours_runs.append(clipbook_throughput(images, batch_size, input_size, steps, device, compile=compile))
+        theirs_runs.append(lightly_loop_throughput(images, batch_size, input_size, steps, device))
+    ours, theirs = statistics.median(ours_runs), statistics.median(theirs_runs)
     return {"batch_size": batch_size, "input_size": input_size, "page_size": page_size, "steps": steps,
-            "device": device, "compile": compile, "clipbook_samples_per_second": ours, "lightly_loop_samples_per_second": theirs,
-            "ratio": ours / theirs}
+            "device": device, "compile": compile, "repeats": repeats, "clipbook_samples_per_second": ours,
+            "lightly_loop_samples_per_second": theirs, "ratio": ours / theirs, "clipbook_runs": ours_runs,
+            "lightly_loop_runs": theirs_runs}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,9 +117,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compile", action="store_true", help="torch.compile train_simclr's model")
+    parser.add_argument("--repeats", type=int, default=1, help="alternate the two this many times; medians count")
     args = parser.parse_args(argv)
     print(json.dumps(measure(args.batch_size, args.input_size, args.steps, args.device, args.page_size,
-                             compile=args.compile), indent=2))
+                             compile=args.compile, repeats=args.repeats), indent=2))
 
 
 if __name__ == "__main__":

@@ -52,15 +52,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(Path(__file__).with_name("latest.json")))
     parser.add_argument("--steps", type=int, default=20, help="timed steps per throughput run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each side, alternating; medians count")
     args = parser.parse_args(argv)
     device = torch.device("cpu")
     start = time.perf_counter()
     results = {**environment(device), "command": "make bench  (python benchmarks/run_cpu.py)"}
     results["shapes_images_per_second"] = {f"{s}px": data_throughput(s, 5000) for s in (32, 64)}
-    results["clip"] = [bench_clip.measure("clipbook-tiny", 64, args.steps, "cpu", None),
-                       bench_clip.measure("clipbook-small", 32, max(10, args.steps // 2), "cpu", None),
-                       bench_clip.measure("ViT-B-32", 8, 2, "cpu", None)]
-    results["simclr"] = [bench_simclr.measure(64, 64, args.steps, "cpu")]
+    r = args.repeats
+    results["clip"] = [bench_clip.measure("clipbook-tiny", 64, args.steps, "cpu", None, repeats=r),
+                       bench_clip.measure("clipbook-small", 32, max(10, args.steps // 2), "cpu", None, repeats=r),
+                       bench_clip.measure("ViT-B-32", 8, 3, "cpu", None, repeats=r)]
+    results["simclr"] = [bench_simclr.measure(64, 64, args.steps, "cpu", repeats=r)]
     tiny = results["clip"][0]
     results["data_over_training_ratio"] = results["shapes_images_per_second"]["32px"] / tiny[
         "clipbook_samples_per_second"]
