@@ -30,9 +30,9 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .models import checkpoint_info
-from .train import (StepLog, TrainResult, autocast, check_schedule, images_to_tensor, load_cached, maybe_compile,
-                    optimizer_and_schedule, save_trained)
-from .utils import check_choice, check_positive, data_dir, resolve_device, seed_everything
+from .train import (StepLog, TrainResult, autocast, images_to_tensor, load_cached, maybe_compile,
+                    optimizer_and_schedule, save_trained, start_run)
+from .utils import check_positive, data_dir, resolve_device, seed_everything
 
 SIMCLR_MODEL = "simclr-resnet18"
 _TRAIN_VERSION = 1
@@ -209,15 +209,8 @@ def train_simclr(
         check_positive(name, value)
     for name, value in (("lr", lr), ("temperature", temperature)):
         check_positive(name, value, integer=False)
-    check_schedule(warmup, weight_decay)
-    check_choice("compile", compile, (False, True))
-    ctx = distributed.setup(device)  # under torchrun: this rank's device and place in the group
-    dev = ctx.device
-    distributed.check_divisible("batch_size", batch_size, ctx)
-    x_all = images_to_tensor(images)
-    n = x_all.shape[0]
-    if batch_size > n:
-        raise ValueError(f"batch_size={batch_size} is not allowed: it must be at most the {n} training pages.")
+    ctx, x_all = start_run(images, batch_size, warmup, weight_decay, compile, device, unit="pages")
+    dev, n = ctx.device, x_all.shape[0]
     if batch_size < 2:
         raise ValueError(f"batch_size={batch_size} is not allowed: a contrastive batch needs at least 2 pages.")
 

@@ -229,6 +229,21 @@ def autocast(device: torch.device):
     return torch.autocast(device.type, enabled=False)
 
 
+def start_run(images, batch_size: int, warmup: float, weight_decay: float, compile: bool,
+              device: str | torch.device, unit: str = "images") -> tuple[distributed.Context, torch.Tensor]:
+    """The checks both trainers share, then this process's place in the job (under torchrun: its rank and
+    device) and the data as uint8 (N, 3, H, W)."""
+    check_schedule(warmup, weight_decay)
+    check_choice("compile", compile, (False, True))
+    ctx = distributed.setup(device)
+    distributed.check_divisible("batch_size", batch_size, ctx)
+    x_all = images_to_tensor(images)
+    if batch_size > len(x_all):
+        raise ValueError(f"batch_size={batch_size} is not allowed: it must be at most the {len(x_all)} training "
+                         f"{unit}.")
+    return ctx, x_all
+
+
 def maybe_compile(net: torch.nn.Module, compile: bool) -> torch.nn.Module:
     """`torch.compile(net)` when asked (fuses the small element-wise kernels around the matrix products; the
     first steps pay for compilation), `net` itself otherwise. The caller keeps and saves the plain model."""
@@ -291,17 +306,10 @@ def train_clip(
         check_positive(name, value)
     for name, value in (("lr", lr),):
         check_positive(name, value, integer=False)
-    check_schedule(warmup, weight_decay)
-    check_choice("compile", compile, (False, True))
-    ctx = distributed.setup(device)  # under torchrun: this rank's device and place in the group
-    dev = ctx.device
-    distributed.check_divisible("batch_size", batch_size, ctx)
-    x_all = images_to_tensor(images)
-    n = x_all.shape[0]
-    if len(captions) != n:
-        raise ValueError(f"captions has {len(captions)} entries for {n} images: give one list per image.")
-    if batch_size > n:
-        raise ValueError(f"batch_size={batch_size} is not allowed: it must be at most the {n} training images.")
+    if len(captions) != len(images):
+        raise ValueError(f"captions has {len(captions)} entries for {len(images)} images: give one list per image.")
+    ctx, x_all = start_run(images, batch_size, warmup, weight_decay, compile, device)
+    dev, n = ctx.device, x_all.shape[0]
 
     params = {"v": _TRAIN_VERSION, "model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr,
               "weight_decay": weight_decay, "warmup": warmup, "seed": seed,
