@@ -30,7 +30,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from ..utils import atomic_path, check_choice, check_positive, data_dir
+from ...utils import atomic_path, check_choice, check_positive, data_dir
 
 PAGE_KINDS: tuple[str, ...] = ("drawing", "text", "table", "photo", "blank", "diagram")
 FAMILIES: tuple[str, ...] = ("flange", "shaft", "bracket", "gear", "plate", "pipe_fitting")
