@@ -1,7 +1,38 @@
-"""A procedural archive of document pages (notebook 04): the public API of ``parts``, where all of it lives
-until the next commit splits it into one module per idea."""
-from .parts import (FAMILIES, INSTITUTIONS, MARGIN, OTHER_MIX, PAGE_KINDS, TITLE_BLOCK_BOX, TITLE_BLOCKS, PageCorpus,
-                    PageData, PageSpec, check_fraction, mask_title_block, render_page, title_block_box)
+"""A procedural archive of document pages: technical drawings with title blocks, and everything else
+(notebook 04 introduces it).
+
+The seed's customer searched 100k PDF pages, about half of them technical drawings, with a drawing as the
+query. This package generates such an archive:
+
+* ``drawing`` pages show one part from a family (flange, shaft, bracket, gear, plate, pipe fitting) in two
+  orthographic views with random dimensions and proportions, outlines, hidden and centre lines, hatched
+  sections, dimension lines with arrows and numbers, notes, a frame, and a **title block** in the
+  bottom-right corner drawn from one of several institution templates. The template is independent of the
+  family by default; ``title_block_correlation`` (rho) gives each drawing its family's "house" template with
+  probability rho (rho=1: the template gives the family away).
+* the other pages of an archive: ``text``, ``table``, ``photo`` (embedded colour photos), ``blank`` (empty or
+  nearly so) and ``diagram`` (flow charts and schemas; half of them carry a frame and a title block too).
+
+Pages are square (``page_size`` pixels a side): every encoder compared here takes square inputs, so a
+square page reaches them without letter-boxing or squashing, and the title block sits in the same pixels on
+every drawing. Pages are drawn with PIL at twice the size and reduced (anti-aliasing), deterministically for
+a seed, and cached under ``data/cache`` like the shapes corpus.
+
+The modules, from the API down to the pen:
+
+* ``corpus`` — ``PageCorpus`` (sampling, labels, caching) and ``PageData``, the rendered pages;
+* ``labels`` — the vocabularies (``PAGE_KINDS``, ``FAMILIES``, ``TITLE_BLOCKS``) and ``PageSpec``;
+* ``render`` — ``render_page``, the pipeline from one ``PageSpec`` to pixels;
+* ``parts`` — the six part families of the drawings;
+* ``other_pages`` — text, table, photo, blank and diagram pages;
+* ``sheet`` — a drawing's frame, drawing area, notes and revision table;
+* ``title_blocks`` — the institution templates, ``TITLE_BLOCK_BOX`` and masking it;
+* ``pen`` — the drawing toolkit every page is drawn with.
+"""
+from .corpus import OTHER_MIX, PageCorpus, PageData, check_fraction
+from .labels import FAMILIES, PAGE_KINDS, TITLE_BLOCKS, PageSpec
+from .render import render_page
+from .title_blocks import INSTITUTIONS, MARGIN, TITLE_BLOCK_BOX, mask_title_block, title_block_box
 
 __all__ = ["FAMILIES", "INSTITUTIONS", "MARGIN", "OTHER_MIX", "PAGE_KINDS", "TITLE_BLOCKS", "TITLE_BLOCK_BOX",
            "PageCorpus", "PageData", "PageSpec", "check_fraction", "mask_title_block", "render_page",

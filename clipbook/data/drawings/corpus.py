@@ -1,0 +1,170 @@
+"""The archive as a dataset: ``PageCorpus`` samples what each page shows (kinds, families, templates and how
+they correlate), renders the pages, labels them and caches them under ``data/cache``; ``PageData`` holds the
+result.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ...utils import atomic_path, check_choice, check_positive, data_dir
+from .labels import FAMILIES, PAGE_KINDS, TITLE_BLOCKS, PageSpec
+from .render import render_page
+
+# How the pages that are not drawings split among the other kinds.
+OTHER_MIX: dict[str, float] = {"text": 0.35, "table": 0.2, "photo": 0.15, "blank": 0.1, "diagram": 0.2}
+_CACHE_VERSION = 1
+
+
+@dataclass
+class PageData:
+    """Rendered pages: uint8 images (N, S, S, 3) and integer labels (-1: none) for kind, family, template."""
+
+    images: np.ndarray
+    kind: np.ndarray
+    family: np.ndarray
+    template: np.ndarray
+    families: tuple[str, ...] = FAMILIES
+    templates: tuple[str, ...] = TITLE_BLOCKS
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def is_drawing(self) -> np.ndarray:
+        """Boolean mask of the technical drawings."""
+        return self.kind == PAGE_KINDS.index("drawing")
+
+    def names(self, i: int) -> dict[str, str | None]:
+        """Labels of page `i` as names."""
+        return {"kind": PAGE_KINDS[self.kind[i]],
+                "family": self.families[self.family[i]] if self.family[i] >= 0 else None,
+                "template": self.templates[self.template[i]] if self.template[i] >= 0 else None}
+
+    def subset(self, index: Sequence[int] | np.ndarray) -> "PageData":
+        """The pages at `index` (or a boolean mask), labels kept."""
+        index = np.asarray(index)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        return PageData(self.images[index], self.kind[index], self.family[index], self.template[index],
+                        self.families, self.templates)
+
+
+def check_fraction(name: str, value: float) -> float:
+    """Return `value` if it is a number in [0, 1], else raise naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value <= 1:
+        raise ValueError(f"{name}={value!r} is not allowed: it must be a number from 0 to 1.")
+    return float(value)
+
+
+class PageCorpus:
+    """The generator of an archive's pages: which kinds, families and templates, and how they correlate.
+
+    >>> corpus = PageCorpus(page_size=128, drawing_fraction=0.5, title_block_correlation=0.0)
+    >>> pages = corpus.dataset(2000, seed=0)
+    >>> pages.images.shape, pages.names(0)
+    """
+
+    def __init__(self, page_size: int = 128, drawing_fraction: float = 0.5, title_block_correlation: float = 0.0,
+                 families: Sequence[str] = FAMILIES, templates: Sequence[str] = TITLE_BLOCKS,
+                 other_mix: Mapping[str, float] | None = None) -> None:
+        check_positive("page_size", page_size)
+        if page_size < 64:
+            raise ValueError(f"page_size={page_size!r} is not allowed: it must be at least 64 pixels.")
+        self.page_size = int(page_size)
+        self.drawing_fraction = check_fraction("drawing_fraction", drawing_fraction)
+        self.title_block_correlation = check_fraction("title_block_correlation", title_block_correlation)
+        for name, values, known in (("families", list(families), FAMILIES),
+                                    ("templates", list(templates), TITLE_BLOCKS)):
+            if len(values) < 2 or len(set(values)) != len(values):
+                raise ValueError(f"{name}={values!r} is not allowed: give at least two distinct names.")
+            for v in values:
+                check_choice(f"{name} entry", v, known)
+        self.families = tuple(families)
+        self.templates = tuple(templates)
+        mix = dict(OTHER_MIX if other_mix is None else other_mix)
+        for k, w in mix.items():
+            check_choice("other_mix key", k, PAGE_KINDS[1:])
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
+                raise ValueError(f"other_mix[{k!r}]={w!r} is not allowed: weights must be non-negative numbers.")
+        if sum(mix.values()) <= 0:
+            raise ValueError(f"other_mix={mix!r} is not allowed: at least one weight must be positive.")
+        self.other_mix = mix
+
+    def describe(self) -> dict:
+        """Parameters that define this corpus (used in cache keys)."""
+        return {"page_size": self.page_size, "drawing_fraction": self.drawing_fraction,
+                "title_block_correlation": self.title_block_correlation, "families": list(self.families),
+                "templates": list(self.templates), "other_mix": self.other_mix}
+
+    def house_template(self, family: str) -> str:
+        """The template a family's drawings carry when title block and family correlate."""
+        return self.templates[self.families.index(family) % len(self.templates)]
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, n: int, seed: int = 0, drawings_only: bool = False) -> list[PageSpec]:
+        """Draw what `n` pages show: kinds (about `drawing_fraction` drawings), families and templates."""
+        check_positive("n", n)
+        # one row of uniforms per page, so the first pages of a longer corpus are the same pages
+        u = np.random.default_rng([seed, 7_368_787]).random((n, 7))
+        others = list(self.other_mix)
+        weights = np.cumsum([self.other_mix[k] for k in others])
+        drawing = np.ones(n, bool) if drawings_only else u[:, 0] < self.drawing_fraction
+        other_kind = np.minimum(np.searchsorted(weights, u[:, 1] * weights[-1], side="right"), len(others) - 1)
+        family = (u[:, 2] * len(self.families)).astype(int)
+        house = u[:, 3] < self.title_block_correlation
+        free_template = (u[:, 4] * len(self.templates)).astype(int)
+        diagram_block = u[:, 5] < 0.5
+        page_seeds = (u[:, 6] * 2**62).astype(np.int64)
+        specs = []
+        for i in range(n):
+            if drawing[i]:
+                fam = self.families[family[i]]
+                tpl = self.house_template(fam) if house[i] else self.templates[free_template[i]]
+                specs.append(PageSpec("drawing", fam, tpl, int(page_seeds[i])))
+            else:
+                kind = others[other_kind[i]]
+                tpl = self.templates[free_template[i]] if kind == "diagram" and diagram_block[i] else None
+                specs.append(PageSpec(kind, None, tpl, int(page_seeds[i])))
+        return specs
+
+    # ------------------------------------------------------------------ rendering
+    def render(self, specs: Sequence[PageSpec], title_block: bool = True) -> np.ndarray:
+        """Draw pages as uint8 RGB images (N, S, S, 3); `title_block=False` leaves the title blocks out
+        (everything else identical)."""
+        out = np.empty((len(specs), self.page_size, self.page_size, 3), np.uint8)
+        for i, spec in enumerate(specs):
+            out[i] = render_page(spec, self.page_size, title_block)
+        return out
+
+    def labels(self, specs: Sequence[PageSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Integer kind, family and template labels of `specs` (-1: none)."""
+        kind = np.array([PAGE_KINDS.index(s.kind) for s in specs], np.int64)
+        family = np.array([self.families.index(s.family) if s.family else -1 for s in specs], np.int64)
+        template = np.array([self.templates.index(s.template) if s.template else -1 for s in specs], np.int64)
+        return kind, family, template
+
+    def dataset(self, n: int, seed: int = 0, drawings_only: bool = False, cache: bool = True) -> PageData:
+        """`n` rendered pages with labels, loaded from data/cache when generated before."""
+        check_positive("n", n)
+        key = {"v": _CACHE_VERSION, "corpus": self.describe(), "n": n, "seed": seed, "drawings_only": drawings_only}
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        path = data_dir("cache") / f"pages-{self.page_size}px-{n}-{digest}.npz"
+        if cache and path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    return PageData(z["images"], z["kind"], z["family"], z["template"], self.families, self.templates)
+            except (OSError, ValueError, KeyError, EOFError):
+                path.unlink(missing_ok=True)  # a damaged cache file is regenerated, not trusted
+        specs = self.sample(n, seed=seed, drawings_only=drawings_only)
+        images = self.render(specs)
+        kind, family, template = self.labels(specs)
+        if cache:
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, images=images, kind=kind, family=family, template=template)
+        return PageData(images, kind, family, template, self.families, self.templates)

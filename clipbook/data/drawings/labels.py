@@ -1,0 +1,23 @@
+"""What a page can show: the label vocabularies (page kinds, part families, title-block institutions) and
+``PageSpec``, one page's labels and the seed its details are drawn from.
+
+Everything else in the package draws or counts these names; this module imports nothing from it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PAGE_KINDS: tuple[str, ...] = ("drawing", "text", "table", "photo", "blank", "diagram")
+FAMILIES: tuple[str, ...] = ("flange", "shaft", "bracket", "gear", "plate", "pipe_fitting")
+# Institutions whose title-block templates the drawings carry (fictional names).
+TITLE_BLOCKS: tuple[str, ...] = ("allegheny", "nordwerk", "kestrel", "meridian", "harbor", "tessera")
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """What one page shows (its labels) and the seed its details are drawn from."""
+
+    kind: str
+    family: str | None
+    template: str | None
+    seed: int
