@@ -1,5 +1,5 @@
 """Search speed over 1M stored page vectors: query latency of the exact faiss index against the approximate
-ones (IVF, HNSW), and the approximate indexes' recall@10 against exact search (notebook 04's search tool).
+ones (IVF, HNSW), and the approximate indexes' recall@10 against exact search (`clipbook.search`, the page-search tool).
 
     python benchmarks/bench_search.py                 # 1M x 128-d, prints a JSON summary
     python benchmarks/bench_search.py --n 100000 --skip-hnsw

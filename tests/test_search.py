@@ -1,5 +1,6 @@
-"""Page search: metrics against torchmetrics and brute force, the faiss index (save/load, encoder identity,
-approximate kinds), folder indexing with bad files, occlusion sensitivity, and the command line."""
+"""The page-search tool: ranking metrics against torchmetrics, the faiss index (save/load, encoder identity,
+approximate kinds, a mask box applied to queries), folder indexing with bad files, encoder specs, and the
+command line. Notebook 04's title-block analysis is tested in test_anchoring.py."""
 import json
 import re
 import subprocess
@@ -14,7 +15,7 @@ from torchmetrics.retrieval import RetrievalMAP, RetrievalPrecision, RetrievalRe
 import clipbook
 from clipbook import search
 from clipbook.data import pdf
-from clipbook.data.drawings import TITLE_BLOCK_BOX, PageCorpus
+from clipbook.data.drawings import PageCorpus
 
 
 @pytest.fixture(scope="module")
@@ -41,45 +42,6 @@ def test_ranking_metrics_match_torchmetrics():
     assert ours[f"precision@{k}"] == pytest.approx(float(RetrievalPrecision(top_k=k)(preds, tgt, indexes=indexes)))
     assert ours[f"recall@{k}"] == pytest.approx(float(RetrievalRecall(top_k=k)(preds, tgt, indexes=indexes)))
     assert ours[f"map@{k}"] == pytest.approx(float(RetrievalMAP(top_k=k)(preds, tgt, indexes=indexes)))
-
-
-def test_search_metrics_against_brute_force(pages):
-    queries = pages.subset(pages.is_drawing)
-    rng = np.random.default_rng(1)
-    found = np.stack([rng.permutation(len(pages))[:10] for _ in range(len(queries))])
-    m = search.search_metrics(found, queries, pages, k=10)
-    prec, tb, rec, ap = [], [], [], []
-    for i in range(len(queries)):
-        same = [pages.family[j] == queries.family[i] for j in found[i]]
-        prec.append(np.mean(same))
-        tb.append(np.mean([pages.template[j] == queries.template[i] for j in found[i]]))
-        rec.append(sum(same) / np.sum(pages.family == queries.family[i]))
-        hits = [r + 1 for r, s in enumerate(same) if s]
-        ap.append(np.mean([(h + 1) / rank for h, rank in enumerate(hits)]) if hits else 0.0)
-    assert m["precision@10"] == pytest.approx(np.mean(prec)) == pytest.approx(m["family_share@10"])
-    assert m["titleblock_share@10"] == pytest.approx(np.mean(tb))
-    assert m["recall@10"] == pytest.approx(np.mean(rec))
-    assert m["map@10"] == pytest.approx(np.mean(ap))
-    assert m["chance_precision@10"] == pytest.approx(
-        np.mean([np.sum(pages.family == f) / len(pages) for f in queries.family]))
-    with pytest.raises(ValueError, match="queries must all be drawings"):
-        search.search_metrics(found, pages.subset(np.arange(len(queries))), pages)
-
-
-def test_perfect_and_anchored_features_score_as_they_should(pages):
-    """Features that encode only the family find the family; features that encode only the title block
-    find the title block and the family only at chance."""
-    drawings = pages.subset(pages.is_drawing)
-    for label, good, bad in (("family", "precision@3", "titleblock_share@3"),
-                             ("template", "titleblock_share@3", "precision@3")):
-        codes = getattr(pages, label)
-        feats = np.eye(8, dtype=np.float32)[np.where(codes >= 0, codes, 7)] + 0.01
-        index = search.PageIndex(8, "oracle").add(feats)
-        qcodes = getattr(drawings, label)
-        _, found = index.search(np.eye(8, dtype=np.float32)[qcodes] + 0.01, 3, "oracle")
-        m = search.search_metrics(found, drawings, pages, k=3)
-        assert m[good] == 1.0
-        assert m[bad] < 0.5
 
 
 @pytest.mark.parametrize("kind", search.INDEX_KINDS)
@@ -129,11 +91,52 @@ def test_query_image_of_another_size_and_mode(pages, pixels):
     assert top == f"page{i}" and score > 0.95
 
 
-def test_masked_index_masks_queries_too(pages, pixels):
-    index = search.PageIndex.build(pages.images, pixels, masked=True)
-    masked_self = index.query(pages.images[:5], pixels, k=1)
-    assert [r[0][0] for r in masked_self] == ["0", "1", "2", "3", "4"]
-    assert all(r[0][1] == pytest.approx(1.0, abs=1e-5) for r in masked_self)
+def test_index_with_a_mask_box_masks_queries_too(pages, pixels, tmp_path):
+    """Ink inside the mask box of a query changes nothing for an index built with that box, and the box is
+    saved with the index."""
+    box = (0.5, 0.5, 1.0, 1.0)
+    scribbled = pages.images[:5].copy()
+    scribbled[:, 40:, 40:] = 0  # ink only inside the box (pixels 32 to 64 of a 64-pixel page)
+    index = search.PageIndex.build(pages.images, pixels, mask_box=box)
+    assert index.mask_box == box and "mask_box=(0.5, 0.5, 1.0, 1.0)" in repr(index)
+    for results in (index.query(scribbled, pixels, k=1), index.query(pages.images[:5], pixels, k=1)):
+        assert [r[0][0] for r in results] == ["0", "1", "2", "3", "4"]
+        assert all(r[0][1] == pytest.approx(1.0, abs=1e-5) for r in results)
+    plain = search.PageIndex.build(pages.images, pixels)  # without the box, the scribble moves every query
+    assert plain.mask_box is None
+    assert all(r[0][1] < 0.99 for r in plain.query(scribbled, pixels, k=1))
+    index.save(tmp_path / "idx")
+    again = search.PageIndex.load(tmp_path / "idx")
+    assert again.mask_box == box
+    assert again.query(scribbled, pixels, k=1) == index.query(scribbled, pixels, k=1)
+
+
+def test_mask_box_paints_the_box_in_paper_colour():
+    pages = np.full((2, 10, 20, 3), 240, np.uint8)
+    pages[1] = 200  # another paper
+    pages[:, 5:, :] = 0  # ink on the lower half
+    out = search.mask_box(pages, (0.25, 0.55, 0.5, 1.0))  # rounded outwards: rows 5 to 10, columns 5 to 10
+    assert (out[0, 5:, 5:10] == 240).all() and (out[1, 5:, 5:10] == 200).all()
+    assert (out[:, 5:, :5] == 0).all() and (out[:, 5:, 10:] == 0).all() and (out[:, :5] == pages[:, :5]).all()
+    assert (pages[:, 5:, 5:10] == 0).all()  # a copy: the pages given are left alone
+
+
+@pytest.mark.parametrize("box", [(0.5, 0.5, 0.4, 1.0), (0, 0, 1, 1.5), (0.1, 0.2, 0.3), "0,0,1,1", (-0.1, 0, 1, 1)])
+def test_bad_mask_boxes(box):
+    message = re.escape(f"box={box!r} is not allowed: give four page fractions x0, y0, x1, y1")
+    with pytest.raises(ValueError, match=message):
+        search.mask_box(np.zeros((1, 8, 8, 3), np.uint8), box)
+    with pytest.raises(ValueError, match="mask_" + message):
+        search.PageIndex(8, "e", mask_box=box)
+
+
+def test_an_index_of_the_former_title_block_mask_must_be_rebuilt(pages, pixels, tmp_path):
+    search.PageIndex.build(pages.images[:10], pixels).save(tmp_path / "idx")
+    meta = json.loads((tmp_path / "idx" / "index.json").read_text())
+    meta.pop("mask_box")
+    (tmp_path / "idx" / "index.json").write_text(json.dumps({**meta, "version": 1, "masked": True}))
+    with pytest.raises(ValueError, match="built with the former --mask-title-block; build it again with --mask-box"):
+        search.PageIndex.load(tmp_path / "idx")
 
 
 def test_thin_strokes_survive_shrinking(pages):
@@ -149,30 +152,6 @@ def test_thin_strokes_survive_shrinking(pages):
     # after shrinking 4x, averaging leaves a quarter of the stroke's ink; thickened first, twice that survives
     assert plain.embed(page).max() == pytest.approx(0.25, abs=0.01)
     assert kept.embed(page).max() == pytest.approx(0.5, abs=0.01)
-
-
-def test_occlusion_sensitivity_finds_what_the_encoder_looks_at(pages):
-    """An encoder that sees only the title-block corner is sensitive only there."""
-    corner = search.pixel_encoder(16)
-    x0, y0 = int(TITLE_BLOCK_BOX[0] * 64), int(TITLE_BLOCK_BOX[1] * 64)
-
-    def corner_only(images):
-        kept = np.full_like(images, 255)
-        kept[:, y0:, x0:] = images[:, y0:, x0:]
-        return corner.embed(kept)
-
-    looker = search.Encoder("corner", None, corner.dim, corner_only)
-    drawing = pages.images[pages.is_drawing][:2]
-    maps = search.occlusion_sensitivity(looker, drawing, patch=0.125, stride=0.125)
-    assert maps.shape == (2, 64, 64)
-    share = search.box_share(maps)
-    area = (TITLE_BLOCK_BOX[2] - TITLE_BLOCK_BOX[0]) * (TITLE_BLOCK_BOX[3] - TITLE_BLOCK_BOX[1])
-    assert (share > 5 * area).all()
-    far = maps.copy()
-    far[:, y0 - 8:, x0 - 8:] = 0  # beyond one patch from the corner, occluding changes nothing
-    assert far.max() == 0 and maps.max() > 0
-    whole = search.occlusion_sensitivity(corner, drawing, patch=0.125, stride=0.125)
-    assert (search.box_share(whole) < share).all()
 
 
 def test_index_folder_skips_bad_files_and_rejects_empty_folders(pages, pixels, tmp_path):
@@ -204,6 +183,9 @@ def test_clip_and_open_clip_specs_load_the_same_weights(pages, tmp_path):
     ("open_clip:ViT-B-32", "write open_clip:<model>:<pretrained>"),
     ("simclr", "encoder='simclr' trains on the pages it indexes"),
     ("open_clip:clipbook-tiny:openai", "PRETRAINED='openai' is not allowed"),
+    ("clip", "encoder='clip' is not allowed: name which CLIP; a bare 'clip' no longer trains a model"),
+    ("clip", "use one of pixels, pixels:<side>, clip:<checkpoint.safetensors>, simclr, "
+             "simclr:<checkpoint.safetensors>, open_clip:<model>:<pretrained>."),
 ])
 def test_bad_encoder_specs(spec, message):
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -244,3 +226,34 @@ def test_command_line_build_and_query(pages, tmp_path, capsys):
     with pytest.raises(SystemExit) as empty:
         search.main(["build", str(tmp_path / "empty"), "--index", str(tmp_path / "idx2"), "--encoder", "pixels"])
     assert empty.value.code == 2 and "holds no images or PDFs" in capsys.readouterr().err
+    # a mask box is stored with the index and applied to the query
+    assert search.main(["build", str(folder), "--index", str(tmp_path / "masked"), "--encoder", "pixels",
+                        "--page-size", "64", "--mask-box", "0.5,0.5,1,1"]) == 0
+    assert json.loads((tmp_path / "masked" / "index.json").read_text())["mask_box"] == [0.5, 0.5, 1.0, 1.0]
+    capsys.readouterr()
+    assert search.main(["query", str(tmp_path / "query.png"), "--index", str(tmp_path / "masked"), "-k", "1",
+                        "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["results"][0]["page"].endswith(f"document-{doc:04d}.pdf#page={page}")
+
+
+@pytest.mark.parametrize("value", ["0.5,0.5,0.4,1", "abc", "0.1,0.2,0.3", "0,0,1,2"])
+def test_command_line_refuses_a_bad_mask_box(value, pages, tmp_path, capsys):
+    pdf.write_pdfs(pages.images[:2], tmp_path / "mine")
+    with pytest.raises(SystemExit) as bad:
+        search.main(["build", str(tmp_path / "mine"), "--index", str(tmp_path / "idx"), "--encoder", "pixels",
+                     "--mask-box", value])
+    err = capsys.readouterr().err
+    assert bad.value.code == 2
+    assert f"--mask-box={value!r} is not allowed: give four page fractions x0,y0,x1,y1" in err
+    assert "0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1" in err
+    assert not (tmp_path / "idx").exists()
+
+
+def test_command_line_refuses_a_bare_clip(pages, tmp_path, capsys):
+    pdf.write_pdfs(pages.images[:2], tmp_path / "mine")
+    with pytest.raises(SystemExit) as bare:
+        search.main(["build", str(tmp_path / "mine"), "--index", str(tmp_path / "idx"), "--encoder", "clip"])
+    err = capsys.readouterr().err
+    assert bare.value.code == 2 and "encoder='clip' is not allowed" in err and "no longer trains a model" in err
+    assert "clip:<checkpoint.safetensors>" in err and "open_clip:<model>:<pretrained>" in err
+    assert not (tmp_path / "idx").exists()

@@ -1,0 +1,84 @@
+"""Title-block anchoring (notebook 04): does an encoder find a drawing's part family, or its title block?
+
+Measured on the synthetic archive of `clipbook.data.drawings`, whose pages carry their labels: family
+precision and title-block share of the top k against their chance levels (`search_metrics`), where on the
+page an encoder looks (`occlusion_sensitivity`, `box_share`), and search with the title-block box blanked
+at index and query time (`search_archive`, through the search tool's `mask_box`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .data.drawings import TITLE_BLOCK_BOX, PageData
+from .search import Encoder, PageIndex, ranking_metrics
+from .search.index import Box, check_box, paper_colour
+
+__all__ = ["box_share", "occlusion_sensitivity", "search_archive", "search_metrics"]
+
+
+def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int = 10) -> dict[str, float]:
+    """Family retrieval (relevant = same part family) and title-block anchoring of top-k results.
+
+    `found`: (Q, >=k) positions in `pages` for each query drawing. Besides precision/recall/mAP@k:
+    ``family_share@k`` and ``titleblock_share@k`` (the share of the top k with the query's family, with its
+    title-block template) and their chance levels (the shares among all indexed pages)."""
+    found = np.asarray(found)[:, :k]
+    if np.any(queries.family < 0):
+        raise ValueError("queries must all be drawings (family >= 0): search with drawings, as the seed's users did.")
+    same_family = pages.family[found] == queries.family[:, None]
+    same_template = pages.template[found] == queries.template[:, None]
+    n_family = np.bincount(pages.family[pages.family >= 0], minlength=len(pages.families))
+    n_template = np.bincount(pages.template[pages.template >= 0], minlength=len(pages.templates))
+    out = ranking_metrics(same_family, n_family[queries.family], k)
+    out[f"family_share@{k}"] = float(same_family.mean())
+    out[f"titleblock_share@{k}"] = float(same_template.mean())
+    out[f"chance_precision@{k}"] = float(np.mean(n_family[queries.family] / len(pages)))
+    out[f"chance_titleblock_share@{k}"] = float(np.mean(n_template[queries.template] / len(pages)))
+    return out
+
+
+def search_archive(pages: PageData, queries: PageData, encoder: Encoder, masked: bool,
+                   k: int = 10) -> tuple[dict[str, float], np.ndarray]:
+    """Index `pages`, search them with the `queries` drawings (TITLE_BLOCK_BOX blanked on both if `masked`):
+    `search_metrics` and the top-k positions (Q, k)."""
+    index = PageIndex.build(pages.images, encoder, mask_box=TITLE_BLOCK_BOX if masked else None)
+    _, found = index.search_pages(queries.images, encoder, k)
+    return search_metrics(found, queries, pages, k), found
+
+
+def occlusion_sensitivity(encoder: Encoder, images: np.ndarray, patch: float = 0.125,
+                          stride: float = 0.0625) -> np.ndarray:
+    """Occlusion sensitivity (Zeiler & Fergus) of page embeddings: slide a paper-coloured patch (`patch` of
+    the side) over each page in steps of `stride`, and score each pixel by how far the embedding moves
+    (1 - cosine to the unoccluded page), averaged over the patches covering it. Returns (N, S, S)."""
+    images = np.asarray(images)
+    n, s = images.shape[:2]
+    if not 0 < patch <= 1 or not 0 < stride <= 1:
+        raise ValueError(f"patch={patch!r} and stride={stride!r} are not allowed: both are fractions of the side, "
+                         "in (0, 1].")
+    p, st = max(1, round(patch * s)), max(1, round(stride * s))
+    starts = sorted(set(list(range(0, s - p + 1, st)) + [s - p]))
+    boxes = [(y, x) for y in starts for x in starts]
+    paper = paper_colour(images)
+    maps = np.zeros((n, s, s), np.float32)
+    for i in range(n):
+        copies = np.repeat(images[i:i + 1], len(boxes) + 1, axis=0)
+        for j, (y, x) in enumerate(boxes, start=1):
+            copies[j, y:y + p, x:x + p] = paper[i]
+        f = encoder.encode(copies)
+        moved = 1.0 - f[1:] @ f[0]
+        heat, count = np.zeros((s, s), np.float32), np.zeros((s, s), np.float32)
+        for (y, x), m in zip(boxes, moved):
+            heat[y:y + p, x:x + p] += m
+            count[y:y + p, x:x + p] += 1
+        maps[i] = heat / np.maximum(count, 1)
+    return maps
+
+
+def box_share(maps: np.ndarray, box: Box = TITLE_BLOCK_BOX) -> np.ndarray:
+    """The share of each map's total (N, S, S) that falls inside `box` (page fractions x0, y0, x1, y1)."""
+    maps = np.clip(np.asarray(maps, np.float64), 0, None)
+    s = maps.shape[-1]
+    x0, y0, x1, y1 = (int(round(v * s)) for v in check_box("box", box))
+    inside = maps[:, y0:y1, x0:x1].sum((1, 2))
+    return inside / np.maximum(maps.sum((1, 2)), 1e-12)

@@ -1,0 +1,103 @@
+"""Notebook 04's title-block analysis: search metrics against brute force, anchored and perfect features,
+occlusion sensitivity, and masking the synthetic title block through the search tool's generic mask box."""
+import numpy as np
+import pytest
+
+from clipbook import anchoring, search
+from clipbook.data.drawings import TITLE_BLOCK_BOX, PageCorpus, mask_title_block
+
+
+@pytest.fixture(scope="module")
+def pages():
+    return PageCorpus(page_size=64).dataset(80, seed=0, cache=False)
+
+
+def test_search_metrics_against_brute_force(pages):
+    queries = pages.subset(pages.is_drawing)
+    rng = np.random.default_rng(1)
+    found = np.stack([rng.permutation(len(pages))[:10] for _ in range(len(queries))])
+    m = anchoring.search_metrics(found, queries, pages, k=10)
+    prec, tb, rec, ap = [], [], [], []
+    for i in range(len(queries)):
+        same = [pages.family[j] == queries.family[i] for j in found[i]]
+        prec.append(np.mean(same))
+        tb.append(np.mean([pages.template[j] == queries.template[i] for j in found[i]]))
+        rec.append(sum(same) / np.sum(pages.family == queries.family[i]))
+        hits = [r + 1 for r, s in enumerate(same) if s]
+        ap.append(np.mean([(h + 1) / rank for h, rank in enumerate(hits)]) if hits else 0.0)
+    assert m["precision@10"] == pytest.approx(np.mean(prec)) == pytest.approx(m["family_share@10"])
+    assert m["titleblock_share@10"] == pytest.approx(np.mean(tb))
+    assert m["recall@10"] == pytest.approx(np.mean(rec))
+    assert m["map@10"] == pytest.approx(np.mean(ap))
+    assert m["chance_precision@10"] == pytest.approx(
+        np.mean([np.sum(pages.family == f) / len(pages) for f in queries.family]))
+    with pytest.raises(ValueError, match="queries must all be drawings"):
+        anchoring.search_metrics(found, pages.subset(np.arange(len(queries))), pages)
+
+
+def test_perfect_and_anchored_features_score_as_they_should(pages):
+    """Features that encode only the family find the family; features that encode only the title block
+    find the title block and the family only at chance."""
+    drawings = pages.subset(pages.is_drawing)
+    for label, good, bad in (("family", "precision@3", "titleblock_share@3"),
+                             ("template", "titleblock_share@3", "precision@3")):
+        codes = getattr(pages, label)
+        feats = np.eye(8, dtype=np.float32)[np.where(codes >= 0, codes, 7)] + 0.01
+        index = search.PageIndex(8, "oracle").add(feats)
+        qcodes = getattr(drawings, label)
+        _, found = index.search(np.eye(8, dtype=np.float32)[qcodes] + 0.01, 3, "oracle")
+        m = anchoring.search_metrics(found, drawings, pages, k=3)
+        assert m[good] == 1.0
+        assert m[bad] < 0.5
+
+
+@pytest.mark.parametrize("page_size", [64, 100, 128])
+def test_mask_box_of_the_title_block_box_is_mask_title_block(page_size):
+    """The tool's generic mask box, given the synthetic title-block box, blanks exactly what the corpus's
+    mask_title_block blanks, on pages of every kind (drawings and other pages, with and without a block)."""
+    pages = PageCorpus(page_size=page_size).dataset(24, seed=3, cache=False)
+    masked = search.mask_box(pages.images, TITLE_BLOCK_BOX)
+    expected = mask_title_block(pages.images)
+    assert masked.dtype == expected.dtype and np.array_equal(masked, expected)
+    assert not np.array_equal(masked, pages.images)  # there was something to blank
+
+
+def test_search_archive_with_the_title_block_masked_matches_masking_by_hand(pages):
+    """search_archive(masked=True) finds what indexing and querying pages masked by mask_title_block finds."""
+    pixels = search.pixel_encoder(16)
+    queries = PageCorpus(page_size=64).dataset(12, seed=1, drawings_only=True, cache=False)
+    for masked in (False, True):
+        metrics, found = anchoring.search_archive(pages, queries, pixels, masked, k=5)
+        prepare = mask_title_block if masked else np.asarray
+        by_hand = search.PageIndex.build(prepare(pages.images), pixels)
+        _, expected = by_hand.search(pixels.encode(prepare(queries.images)), 5, pixels)
+        assert found.shape == (12, 5) and np.array_equal(found, expected)
+        assert metrics == anchoring.search_metrics(expected, queries, pages, 5)
+
+
+def test_occlusion_sensitivity_finds_what_the_encoder_looks_at(pages):
+    """An encoder that sees only the title-block corner is sensitive only there."""
+    corner = search.pixel_encoder(16)
+    x0, y0 = int(TITLE_BLOCK_BOX[0] * 64), int(TITLE_BLOCK_BOX[1] * 64)
+
+    def corner_only(images):
+        kept = np.full_like(images, 255)
+        kept[:, y0:, x0:] = images[:, y0:, x0:]
+        return corner.embed(kept)
+
+    looker = search.Encoder("corner", None, corner.dim, corner_only)
+    drawing = pages.images[pages.is_drawing][:2]
+    maps = anchoring.occlusion_sensitivity(looker, drawing, patch=0.125, stride=0.125)
+    assert maps.shape == (2, 64, 64)
+    share = anchoring.box_share(maps)
+    area = (TITLE_BLOCK_BOX[2] - TITLE_BLOCK_BOX[0]) * (TITLE_BLOCK_BOX[3] - TITLE_BLOCK_BOX[1])
+    assert (share > 5 * area).all()
+    far = maps.copy()
+    far[:, y0 - 8:, x0 - 8:] = 0  # beyond one patch from the corner, occluding changes nothing
+    assert far.max() == 0 and maps.max() > 0
+    whole = anchoring.occlusion_sensitivity(corner, drawing, patch=0.125, stride=0.125)
+    assert (anchoring.box_share(whole) < share).all()
+    with pytest.raises(ValueError, match=r"patch=0 and stride=0.0625 are not allowed"):
+        anchoring.occlusion_sensitivity(corner, drawing, patch=0)
+    with pytest.raises(ValueError, match=r"box=\(0.5, 0.5, 0.5, 1\) is not allowed"):
+        anchoring.box_share(maps, (0.5, 0.5, 0.5, 1))
