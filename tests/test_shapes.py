@@ -6,7 +6,7 @@ import pytest
 from scipy import ndimage
 
 from clipbook.data import COLOURS, ShapesWorld
-from clipbook.data.shapes import POSITIONS
+from clipbook.data.shapes import COUNT_WORDS, INVERSE_RELATION, POSITIONS, RELATIONS, relation_phrase
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +77,17 @@ def test_captions_agree_with_pixels(size, tmp_data):
             (_, xa, ya, ca), (_, xb, yb, cb) = sorted(
                 blobs, key=lambda b: (b[1] - scene.objects[0].x) ** 2 + (b[2] - scene.objects[0].y) ** 2)
             rel = scene.relation
-            assert {"left of": xa < xb, "right of": xa > xb, "above": ya < yb, "below": ya > yb}[rel], caption
-            assert rel.split()[0] in caption
+            holds = {"left of": lambda p, q: p[0] < q[0], "right of": lambda p, q: p[0] > q[0],
+                     "above": lambda p, q: p[1] < q[1], "below": lambda p, q: p[1] > q[1]}
+            assert holds[rel]((xa, ya), (xb, yb)), caption
+            assert holds[INVERSE_RELATION[rel]]((xb, yb), (xa, ya)), scene.captions()[1]  # the second phrasing
+            assert relation_phrase(rel) in caption and relation_phrase(INVERSE_RELATION[rel]) in scene.captions()[1]
             gap = abs(xa - xb) + abs(ya - yb)
             near = scene.distance == "near"
             assert (gap < 0.75 * (size - world.small)) == near, (scene.captions(), gap)
             assert f" {scene.distance} " in scene.captions()[4]
         if scene.kind == "count":
-            assert ["two", "three", "four"][scene.count - 2] in words
+            assert COUNT_WORDS[scene.count] in words
         checked[scene.kind] += 1
     assert min(checked.values()) > 30
 
@@ -142,3 +145,10 @@ def test_bad_dataset_parameters(world):
         world.dataset(10, split="train", classes=world.heldout_classes[:1])
     with pytest.raises(ValueError, match="mix"):
         world.dataset(10, mix={"single": 0.0})
+
+
+def test_relation_vocabulary():
+    assert set(INVERSE_RELATION) == set(INVERSE_RELATION.values()) == set(RELATIONS)
+    assert [relation_phrase(r) for r in RELATIONS] == ["to the left of", "to the right of", "above", "below"]
+    with pytest.raises(ValueError, match=r"relation='beside' is not allowed: choose one of 'left of'"):
+        relation_phrase("beside")

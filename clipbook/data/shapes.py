@@ -38,7 +38,9 @@ SIZES: tuple[str, ...] = ("small", "large")
 SCENE_KINDS: tuple[str, ...] = ("single", "count", "pair")
 SPLITS: tuple[str, ...] = ("train", "val", "heldout")
 COUNT_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
-RELATIONS = ("left of", "right of", "above", "below")
+# A pair's relation says where objects[0] is from objects[1]; the inverse says where objects[1] is from objects[0].
+RELATIONS: tuple[str, ...] = ("left of", "right of", "above", "below")
+INVERSE_RELATION: dict[str, str] = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
 # 3x3 grid of named positions (row, column) and how a caption says "where".
 POSITIONS = {
     (0, 0): "in the top left", (0, 1): "at the top", (0, 2): "in the top right",
@@ -57,6 +59,12 @@ def a(phrase: str) -> str:
 def plural(shape: str) -> str:
     """English plural of a shape name ("cross" -> "crosses")."""
     return shape + ("es" if shape.endswith(("s", "x", "sh", "ch")) else "s")
+
+
+def relation_phrase(relation: str) -> str:
+    """How a caption says a relation between two shapes: "to the left of", "to the right of", "above", "below"."""
+    check_choice("relation", relation, RELATIONS)
+    return "to the " + relation if relation in ("left of", "right of") else relation
 
 
 @dataclass(frozen=True)
@@ -112,12 +120,10 @@ class Scene:
                 f"an image of {word} {o.colour} {many}",
             ]
         first, second = a(self.objects[0].name), a(self.objects[1].name)
-        inverse = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
-        rel, inv = self.relation, inverse[self.relation]
-        say = lambda r: "to the " + r if r in ("left of", "right of") else r  # noqa: E731
+        rel = self.relation
         return [
-            f"{first} {say(rel)} {second}",
-            f"{second} {say(inv)} {first}",
+            f"{first} {relation_phrase(rel)} {second}",
+            f"{second} {relation_phrase(INVERSE_RELATION[rel])} {first}",
             f"a photo of {first} {rel} {second}",
             f"{first} and {second}",
             f"{first} {self.distance} {second}",
