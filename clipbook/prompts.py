@@ -14,7 +14,7 @@ import numpy as np
 import open_clip
 import torch
 
-from .zeroshot import Template, check_classnames, check_templates, classifier, template_text
+from .zeroshot import Template, accuracy, check_classnames, check_templates, classifier, template_text
 
 # Phrasings that clipbook's training captions use for a single shape.
 CLIPBOOK_TEMPLATES: tuple[str, ...] = ("a {}", "a photo of a {}", "there is a {}", "a {} in the centre")
@@ -35,7 +35,7 @@ def template_sets() -> dict[str, list[str]]:
 
 
 def template_embeddings(model: torch.nn.Module, tokenizer, classnames: Sequence[str],
-                        templates: Sequence[Template], device="auto") -> torch.Tensor:
+                        templates: Sequence[Template], device: str | torch.device = "auto") -> torch.Tensor:
     """Per-template class embeddings (T, C, D), each row normalised, built with open_clip's zero-shot
     helper one template at a time."""
     names = check_classnames(classnames)
@@ -63,8 +63,7 @@ def accuracies(per_template: torch.Tensor, image_features: torch.Tensor, labels)
 def ensemble_accuracy(per_template: torch.Tensor, chosen: Sequence[int] | None, image_features: torch.Tensor,
                       labels) -> float:
     """Accuracy of the ensemble of `chosen` templates."""
-    pred = (image_features.float() @ ensemble(per_template, chosen)).argmax(-1)
-    return float((pred == torch.as_tensor(np.asarray(labels))).float().mean())
+    return accuracy(image_features, ensemble(per_template, chosen), labels)
 
 
 def greedy_select(per_template: torch.Tensor, image_features: torch.Tensor, labels,

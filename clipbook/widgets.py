@@ -47,7 +47,7 @@ def parse_labels(text: str) -> list[str]:
 
 
 def score(model: torch.nn.Module, tokenizer, image: np.ndarray, labels: Sequence[str], template: str = "{}",
-          device="auto") -> pd.Series:
+          device: str | torch.device = "auto") -> pd.Series:
     """Zero-shot probabilities of one uint8 image over `labels` wrapped in `template`, highest first."""
     weights = zeroshot.classifier(model, tokenizer, labels, template, device)
     feats = encode_images(model, image[None], device)
@@ -70,7 +70,8 @@ class Playground:
     """Widgets: an image picker, an upload button, a labels box and a template box, over one output."""
 
     def __init__(self, model: torch.nn.Module, tokenizer, images: np.ndarray, captions: Sequence[str],
-                 labels: Sequence[str], template: str = "a photo of a {}", device="auto") -> None:
+                 labels: Sequence[str], template: str = "a photo of a {}",
+                 device: str | torch.device = "auto") -> None:
         import ipywidgets as w
 
         self.model, self.tokenizer, self.device = model, tokenizer, device

@@ -58,8 +58,8 @@ def check_templates(templates: Sequence[Template] | Template, name: str = "templ
     return templates
 
 
-def prompts(classnames: Sequence[str], template: Template) -> list[str]:
-    """Each class name wrapped in the template."""
+def fill_template(classnames: Sequence[str], template: Template) -> list[str]:
+    """The prompts: each class name put into the template ("red circle" -> "a photo of a red circle.")."""
     return [template.format(c) if isinstance(template, str) else template(c) for c in classnames]
 
 
@@ -79,12 +79,13 @@ def warn_if_truncated(tokenizer, texts: Sequence[str]) -> list[str]:
 
 @torch.no_grad()
 def classifier(model: torch.nn.Module, tokenizer, classnames: Sequence[str],
-               templates: Sequence[Template] | Template = "a photo of a {}.", device="auto") -> torch.Tensor:
+               templates: Sequence[Template] | Template = "a photo of a {}.",
+               device: str | torch.device = "auto") -> torch.Tensor:
     """Zero-shot class embeddings (D, C), float32 on the CPU: open_clip's `build_zero_shot_classifier`,
     which averages the normalised embeddings of all templates per class (ensembling)."""
     names = check_classnames(classnames)
     templates = check_templates(templates)
-    warn_if_truncated(tokenizer, [p for t in templates for p in prompts(names, t)])
+    warn_if_truncated(tokenizer, [p for t in templates for p in fill_template(names, t)])
     dev = resolve_device(device)
     model.eval()
     if not all(isinstance(t, str) for t in templates):  # open_clip wants all strings or all callables
@@ -99,15 +100,25 @@ def probabilities(image_features: torch.Tensor, weights: torch.Tensor, logit_sca
     return (logit_scale * image_features.float() @ weights.float()).softmax(dim=-1)
 
 
+def predict(image_features: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
+    """Predicted class index per image: the class embedding with the highest cosine similarity."""
+    return (image_features.float() @ weights.float()).argmax(dim=-1).numpy()
+
+
 def accuracy(image_features: torch.Tensor, weights: torch.Tensor, labels: Sequence[int] | np.ndarray) -> float:
     """Top-1 accuracy of the zero-shot classifier `weights` (D, C) on normalised features."""
-    labels = torch.as_tensor(np.asarray(labels))
-    return float(((image_features.float() @ weights.float()).argmax(dim=-1) == labels).float().mean())
+    return float(np.mean(predict(image_features, weights) == np.asarray(labels)))
 
 
-def predict(image_features: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
-    """Predicted class index per image."""
-    return (image_features.float() @ weights.float()).argmax(dim=-1).numpy()
+def attribute_accuracy(predicted: Sequence[int] | np.ndarray, labels: Sequence[int] | np.ndarray,
+                       attribute_of: Sequence[str]) -> float:
+    """Share of images whose predicted class has the true class's attribute, where `attribute_of[c]` is class
+    c's attribute (its colour, say): a model that knows only colour scores 1 on colour and chance on shape."""
+    attribute_of = np.asarray(attribute_of)
+    predicted, labels = np.asarray(predicted), np.asarray(labels)
+    if len(predicted) != len(labels):
+        raise ValueError(f"predicted has {len(predicted)} entries for {len(labels)} labels: give one per image.")
+    return float(np.mean(attribute_of[predicted] == attribute_of[labels]))
 
 
 def logit_scale_of(model: torch.nn.Module) -> float:
@@ -117,7 +128,7 @@ def logit_scale_of(model: torch.nn.Module) -> float:
 
 @torch.no_grad()
 def multiple_choice(model: torch.nn.Module, tokenizer, images: np.ndarray, candidates: Sequence[Sequence[str]],
-                    device="auto") -> np.ndarray:
+                    device: str | torch.device = "auto") -> np.ndarray:
     """For each image, the index of its most similar caption among its own `candidates` (a list per image,
     e.g. "two red stars" / "three red stars" / "four red stars")."""
     from .retrieval import encode_images, encode_texts
