@@ -11,6 +11,7 @@ Checkpoints are safetensors files (no pickle), written to a temporary file and r
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +25,7 @@ from safetensors.torch import save_file
 from .utils import atomic_path, check_choice, resolve_device
 
 CONFIG_DIR = Path(__file__).parent / "model_configs"
+MAX_LOGIT_SCALE = math.log(100.0)  # the CLIP paper's cap on the learned temperature, as open_clip_train applies it
 CLIPBOOK_MODELS: tuple[str, ...] = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.json")))
 
 
@@ -66,9 +68,13 @@ def create_clip(
         tags = open_clip.list_pretrained_tags_by_model(model)
         check_choice("PRETRAINED", pretrained, tags or ["(no tags for this model: give a checkpoint file)"])
         clip = open_clip.create_model(model, pretrained=str(pretrained), device=dev)
-    tokenizer = open_clip.get_tokenizer(model)
-    preprocess = image_transform_v2(PreprocessCfg(**clip.visual.preprocess_cfg), is_train=False)
-    return clip, tokenizer, preprocess
+    return clip, open_clip.get_tokenizer(model), preprocess_for(clip)
+
+
+def preprocess_for(model: torch.nn.Module) -> Callable:
+    """open_clip's evaluation preprocessing for `model` (resize, centre crop, its mean and std), from the
+    preprocess config the model carries."""
+    return image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
 
 
 def save_checkpoint(model: torch.nn.Module, path: str | os.PathLike, model_name: str,
@@ -134,6 +140,18 @@ def load_checkpoint(path: str | os.PathLike, model: str | None = None,
         raise ValueError(
             f"checkpoint={str(path)!r} does not fit MODEL={model!r}: {str(e).splitlines()[0]}"
         ) from None
+
+
+def clamp_logit_scale(model: torch.nn.Module) -> None:
+    """Clamp the learned log logit scale to [0, ln 100] in place: open_clip's model does not clamp it itself
+    (its training script does, after every step)."""
+    with torch.no_grad():
+        model.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+
+
+def has_logit_bias(model_name: str) -> bool:
+    """Whether an open_clip config's model returns a learned logit bias (SigLIP's sigmoid loss needs it)."""
+    return open_clip.get_model_config(check_model_name(model_name)).get("init_logit_bias") is not None
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:

@@ -13,10 +13,7 @@ samples seen; only the head and the loss differ. Each is used zero-shot:
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import time
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -24,15 +21,18 @@ import open_clip
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
-from .models import check_model_name
-from .train import (MAX_LOGIT_SCALE, autocast, check_schedule, images_to_tensor, normalizer,
-                    optimizer_and_schedule, tokenize_phrasings)
-from .utils import atomic_path, check_choice, check_positive, data_dir, resolve_device, seed_everything
+from . import engine
+from .engine import TrainResult
+from .models import check_model_name, clamp_logit_scale
+from .preprocess import images_to_tensor, normalizer
+from .train import clip_loss_fn, tokenize_phrasings
+from .utils import check_choice, check_positive, seed_everything
 
 OBJECTIVES: tuple[str, ...] = ("contrastive", "bag_of_words", "captioning")
-_VERSION = 2
+_VERSION = 3
 
 
 class WordVocab:
@@ -81,9 +81,13 @@ class Contrastive(nn.Module):
     def __init__(self, model_name: str, vocab: WordVocab) -> None:
         super().__init__()
         self.clip = open_clip.create_model(model_name)
-        self.visual = self.clip.visual
         self.tokenizer = open_clip.get_tokenizer(model_name)
-        self.loss_fn = open_clip.ClipLoss()
+        self.loss_fn = open_clip.ClipLoss()  # the same loss train_clip takes for a config without a logit bias
+
+    @property
+    def visual(self) -> nn.Module:
+        """The image tower (a view into the CLIP, not a second registration of it: checkpoints hold it once)."""
+        return self.clip.visual
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         return self.tokenizer(list(texts))
@@ -93,8 +97,7 @@ class Contrastive(nn.Module):
         return self.loss_fn(image_features, text_features, scale)
 
     def after_step(self) -> None:
-        with torch.no_grad():
-            self.clip.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+        clamp_logit_scale(self.clip)
 
     @torch.no_grad()
     def scores(self, pixels: torch.Tensor, prompts: torch.Tensor) -> torch.Tensor:
@@ -182,27 +185,16 @@ class Captioning(nn.Module):
 _CLASSES = {"contrastive": Contrastive, "bag_of_words": BagOfWords, "captioning": Captioning}
 
 
-@dataclass
-class ObjectiveResult:
-    """A learning curve: zero-shot accuracy against samples seen, and the wall time it took."""
-
-    objective: str
-    samples: list[int] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    loaded: bool = False
-
-    def samples_to(self, target: float) -> float | None:
-        """Samples seen when the curve first reaches `target` (linear between evaluations); None if never."""
-        for i, acc in enumerate(self.accuracy):
-            if acc >= target:
-                if i == 0:
-                    return float(self.samples[0])
-                a0, a1 = self.accuracy[i - 1], acc
-                s0, s1 = self.samples[i - 1], self.samples[i]
-                return float(s0 + (target - a0) / (a1 - a0) * (s1 - s0))
-        return None
+def samples_to(samples: Sequence[float], accuracy: Sequence[float], target: float) -> float | None:
+    """Samples seen when a learning curve first reaches `target` (linear between evaluations); None if never."""
+    for i, acc in enumerate(accuracy):
+        if acc >= target:
+            if i == 0:
+                return float(samples[0])
+            a0, a1 = accuracy[i - 1], acc
+            s0, s1 = samples[i - 1], samples[i]
+            return float(s0 + (target - a0) / (a1 - a0) * (s1 - s0))
+    return None
 
 
 @torch.no_grad()
@@ -234,21 +226,26 @@ def train_objective(
     warmup: float = 0.05,
     n_evals: int = 8,
     seed: int = 0,
-    device="auto",
+    device: str | torch.device = "auto",
     cache: bool = True,
+    checkpoint_dir: str | Path | None = None,
     progress: bool = True,
-) -> ObjectiveResult:
-    """Train one objective from scratch for `samples` samples and evaluate zero-shot accuracy on
-    (`eval_images`, `eval_labels`) with `class_prompts` at `n_evals` evenly spaced points. The curve is
-    cached under data/cache keyed by every input."""
+) -> TrainResult:
+    """Train one objective from scratch for `samples` samples through the engine (the loop notebook 01's
+    `train_clip` uses) and record zero-shot accuracy on (`eval_images`, `eval_labels`) with `class_prompts` at
+    `n_evals` points spaced geometrically (learning is fastest early on). The result's `evaluations` hold the
+    curve: "samples", "accuracy" and "loss" (mean training loss since the previous point). Cached and resumable
+    like `train_clip`."""
     check_choice("objective", objective, OBJECTIVES)
     check_model_name(model)
-    for name, value in (("samples", samples), ("batch_size", batch_size), ("n_evals", n_evals)):
+    for name, value in (("samples", samples), ("n_evals", n_evals)):
         check_positive(name, value)
-    check_positive("lr", lr, integer=False)
-    check_schedule(warmup, weight_decay)
-    dev = resolve_device(device)
-    x_all = images_to_tensor(images)
+    if objective == "contrastive":
+        clip_loss_fn("softmax", model, engine.distributed.Context(0, 1, torch.device("cpu")))
+    ctx, x_all = engine.start(images, batch_size, lr, warmup, weight_decay, False, device)
+    if ctx.distributed:
+        raise ValueError("train_objective runs in one process: start it without torchrun.")
+    dev = ctx.device
     x_eval = images_to_tensor(eval_images)
     labels = torch.as_tensor(np.asarray(eval_labels))
     steps = samples // batch_size
@@ -259,65 +256,50 @@ def train_objective(
     params = {"v": _VERSION, "objective": objective, "model": model, "samples": samples, "batch_size": batch_size,
               "lr": lr, "weight_decay": weight_decay, "warmup": warmup, "n_evals": n_evals, "seed": seed,
               "prompts": list(class_prompts)}
-    h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
-    for arr in (x_all, x_eval, labels):
-        h.update(arr.numpy().tobytes())
-    h.update(json.dumps([list(c) for c in captions]).encode())
-    path = data_dir("cache") / f"objective-{objective}-{h.hexdigest()[:16]}.json"
-    if cache and path.exists():
-        try:
-            saved = json.loads(path.read_text())
-            return ObjectiveResult(objective, saved["samples"], saved["accuracy"], saved["loss"], saved["seconds"],
-                                   loaded=True)
-        except (ValueError, KeyError):
-            path.unlink(missing_ok=True)
+    name = f"objective-{objective}-{model}"
+    path = engine.checkpoint_path(name, engine.fingerprint(params, x_all, x_eval, labels, texts=captions),
+                                  checkpoint_dir) if cache else None
+    vocab = WordVocab([c for cs in captions for c in cs] + list(class_prompts))
+
+    cached = engine.load_cached(path, lambda p: _load_objective(p, _CLASSES[objective](model, vocab), dev), name)
+    if cached is not None:
+        return _with_loss_curve(cached)
 
     seed_everything(seed)
-    vocab = WordVocab([c for cs in captions for c in cs] + list(class_prompts))
     obj = _CLASSES[objective](model, vocab).to(dev)
-    obj.train()
     normalize = normalizer(obj, dev)
-    table, phrasing = tokenize_phrasings(obj.encode_texts, captions)
+    table, phrasing = engine.on_device(ctx, *tokenize_phrasings(obj.encode_texts, captions))
     prompts = obj.encode_texts(list(class_prompts)).to(dev)
-    if dev.type == "cuda":
-        x_all, table, phrasing = x_all.to(dev), table.to(dev), phrasing.to(dev)
-    optimizer, scheduler = optimizer_and_schedule(obj, lr, weight_decay, steps, warmup)
-    amp = autocast(dev)
-    gen = torch.Generator(device=x_all.device).manual_seed(seed)
-    # evaluation points spaced geometrically (from 1/32 of the budget): learning is fastest early on
-    eval_at = set(np.geomspace(max(1.0, steps / 32), steps, n_evals).round().astype(int).tolist())
-    result = ObjectiveResult(objective)
-    n = len(x_all)
-    order = torch.randperm(n, generator=gen, device=x_all.device)
-    cursor, running = 0, []
-    start = time.perf_counter()
-    for step in tqdm(range(1, steps + 1), desc=objective, unit="step", disable=not progress, mininterval=2.0):
-        if cursor + batch_size > n:
-            order, cursor = torch.randperm(n, generator=gen, device=x_all.device), 0
-        idx = order[cursor:cursor + batch_size]
-        cursor += batch_size
-        pick = torch.randint(phrasing.shape[1], (batch_size,), generator=gen, device=x_all.device)
+    (x_all,) = engine.on_device(ctx, x_all)
+
+    def batch_loss(net, idx, gen):
+        pick = torch.randint(phrasing.shape[1], (len(idx),), generator=gen, device=idx.device)
         texts = table[phrasing[idx, pick]].to(dev, non_blocking=True)
-        with amp:
-            loss = obj.loss(normalize(x_all[idx]), texts)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        obj.after_step()
-        running.append(loss.detach())  # read back at evaluation points only, not every step
-        if step in eval_at:
-            with amp:
-                acc = zero_shot_accuracy(obj, x_eval, labels, prompts, normalize)
-            result.samples.append(step * batch_size)
-            result.accuracy.append(acc)
-            result.loss.append(torch.stack(running).float().mean().item())
-            running = []
-    result.seconds = time.perf_counter() - start
-    if cache:
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps({"samples": result.samples, "accuracy": result.accuracy, "loss": result.loss,
-                                       "seconds": result.seconds, "params": params}))
+        return net.loss(normalize(x_all[idx]), texts), {}
+
+    method = engine.Method(name, obj, batch_loss, after_step=obj.after_step,
+                           evaluate=lambda: {"accuracy": zero_shot_accuracy(obj, x_eval, labels, prompts, normalize)})
+    eval_at = sorted(set(np.geomspace(max(1.0, steps / 32), steps, n_evals).round().astype(int).tolist()))
+    return _with_loss_curve(engine.fit(method, n=len(x_all), steps=steps, batch_size=batch_size, lr=lr,
+                                       weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx,
+                                       data_device=x_all.device, checkpoint=path, metadata={"params": params},
+                                       progress=progress, eval_at=eval_at))
+
+
+def _load_objective(path: Path, objective: nn.Module, device: torch.device) -> nn.Module:
+    """An objective's model from its checkpoint; a file that does not fit is a ValueError (the cache retrains)."""
+    try:
+        objective.load_state_dict(load_file(str(path)))
+    except (RuntimeError, SafetensorError, OSError) as e:
+        raise ValueError(f"checkpoint={str(path)!r} does not fit: {str(e).splitlines()[0]}") from None
+    return objective.to(device).eval()
+
+
+def _with_loss_curve(result: TrainResult) -> TrainResult:
+    """Add "loss" to the evaluations: the mean training loss over the steps since the previous evaluation."""
+    steps, losses = np.asarray(result.history["step"]), np.asarray(result.history["loss"])
+    edges = [0] + list(result.evaluations.get("step", []))
+    result.evaluations["loss"] = [float(losses[(steps >= a) & (steps < b)].mean()) for a, b in zip(edges, edges[1:])]
     return result
 
 
@@ -328,11 +310,11 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
-def budget_note(results: Sequence[ObjectiveResult]) -> str:
+def budget_note(results: Sequence[TrainResult]) -> str:
     """One line naming the budget every curve had (for the metrics and the summary)."""
-    budgets = sorted({r.samples[-1] for r in results if r.samples})
+    budgets = sorted({r.samples_seen for r in results if r.samples_seen})
     return f"{budgets[-1]:,} samples per objective" if budgets else "no samples"
 
 
-__all__ = ["OBJECTIVES", "WordVocab", "Contrastive", "BagOfWords", "Captioning", "ObjectiveResult",
+__all__ = ["OBJECTIVES", "WordVocab", "Contrastive", "BagOfWords", "Captioning", "samples_to",
            "train_objective", "zero_shot_accuracy", "ratio", "budget_note"]

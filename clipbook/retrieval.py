@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torchmetrics.retrieval import RetrievalHitRate
 
-from .train import autocast, images_to_tensor, normalizer
-from .utils import resolve_device
+from .preprocess import images_to_tensor, normalizer
+from .utils import autocast, resolve_device
 
 
 @torch.no_grad()

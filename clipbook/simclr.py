@@ -10,13 +10,9 @@ Search uses the backbone's 512-d features (before the projection head), L2-norma
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -26,21 +22,15 @@ from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-from tqdm.auto import tqdm
 
-from . import distributed
+from . import distributed, engine
+from .engine import TrainResult
 from .models import checkpoint_info
-from .train import (StepLog, TrainResult, autocast, images_to_tensor, load_cached, maybe_compile,
-                    optimizer_and_schedule, save_trained, start_run)
-from .utils import check_positive, data_dir, resolve_device, seed_everything
+from .preprocess import images_to_tensor
+from .utils import autocast, check_positive, resolve_device, seed_everything
 
 SIMCLR_MODEL = "simclr-resnet18"
 _TRAIN_VERSION = 1
-# train_simclr's knobs per profile: the quick one is about a minute on a 2-core CPU.
-SIMCLR_PROFILES: dict[str, dict[str, Any]] = {
-    "quick": dict(input_size=48, epochs=4, batch_size=128, lr=2e-3, temperature=0.2),
-    "full": dict(input_size=128, epochs=30, batch_size=512, lr=2e-3, temperature=0.2),
-}
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics, as torchvision's ResNets
 
 
@@ -141,12 +131,24 @@ def make_loss(temperature: float, distributed: bool = False) -> NTXentLoss:
     return NTXentLoss(temperature=temperature, gather_distributed=distributed)
 
 
-def _fingerprint(pages: torch.Tensor, params: dict) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps(params, sort_keys=True, default=str).encode())
-    h.update(str(tuple(pages.shape)).encode())
-    h.update(pages.numpy().tobytes())
-    return h.hexdigest()[:16]
+def simclr_method(model: SimCLR, x_all: torch.Tensor, temperature: float, ctx: distributed.Context) -> engine.Method:
+    """SimCLR's pieces for the engine: the model, and two random views of every page of the batch scored by
+    NT-Xent (negatives gathered from every process under DDP). AdamW's own betas: SimCLR has no logit scale."""
+    augment = DrawingAugment(model.input_size).to(ctx.device)
+    loss_fn = make_loss(temperature, distributed=ctx.distributed)
+
+    def batch_loss(net, idx, gen):
+        pages = x_all[idx]
+        n = len(idx)
+        # every rank draws the same global views, then keeps its own share; augmentation in full precision
+        with torch.no_grad(), torch.autocast(ctx.device.type, enabled=False):
+            views = augment(torch.cat([pages, pages]), gen)
+            views = torch.cat([distributed.shard(views[:n], ctx), distributed.shard(views[n:], ctx)])
+        z = net(views.contiguous(memory_format=torch.channels_last))
+        half = len(z) // 2
+        return loss_fn(z[:half].float(), z[half:].float()), {}
+
+    return engine.Method(SIMCLR_MODEL, model, batch_loss, betas=(0.9, 0.999), eps=1e-8)
 
 
 def load_simclr(path: str | os.PathLike, device: str | torch.device = "cpu") -> SimCLR:
@@ -197,94 +199,38 @@ def train_simclr(
     progress: bool = True,
     log_every: int = 1,
     compile: bool = False,
+    resume_seconds: float | None = engine.DEFAULT_RESUME_SECONDS,
+    resume_steps: int | None = None,
 ) -> TrainResult:
     """Train a ResNet-18 with SimCLR on uint8 pages (N, H, W, 3), without labels.
 
     Returns a `TrainResult` (model: a `SimCLR`, tokenizer None). With `cache=True`, a checkpoint trained
     with the same pages and parameters is loaded from `checkpoint_dir` (default data/checkpoints) instead of
     training again; a new one is written there (temporary file, then rename) with its history in the header.
-    `compile=True` runs the model's steps through `torch.compile`, as in `train_clip`."""
+    `compile=True`, `resume_seconds` and `resume_steps` work as in `train_clip`."""
     for name, value in (("input_size", input_size), ("epochs", epochs), ("batch_size", batch_size),
                         ("projection_dim", projection_dim)):
         check_positive(name, value)
     for name, value in (("lr", lr), ("temperature", temperature)):
         check_positive(name, value, integer=False)
-    ctx, x_all = start_run(images, batch_size, warmup, weight_decay, compile, device, unit="pages")
-    dev, n = ctx.device, x_all.shape[0]
     if batch_size < 2:
         raise ValueError(f"batch_size={batch_size} is not allowed: a contrastive batch needs at least 2 pages.")
-
+    ctx, x_all = engine.start(images, batch_size, lr, warmup, weight_decay, compile, device, unit="pages")
     params = {"v": _TRAIN_VERSION, "model": SIMCLR_MODEL, "input_size": input_size, "epochs": epochs,
               "batch_size": batch_size, "lr": lr, "temperature": temperature, "weight_decay": weight_decay,
               "warmup": warmup, "projection_dim": projection_dim, "seed": seed}
-    key = _fingerprint(x_all, params)
-    folder = Path(checkpoint_dir) if checkpoint_dir is not None else data_dir("checkpoints")
-    path = folder / f"{SIMCLR_MODEL}-{key}.safetensors"
-
-    cached = load_cached(path, lambda p: load_simclr(p, device=dev), SIMCLR_MODEL) if cache else None
+    path = engine.checkpoint_path(SIMCLR_MODEL, engine.fingerprint(params, x_all), checkpoint_dir) if cache else None
+    cached = engine.load_cached(path, lambda p: load_simclr(p, device=ctx.device), SIMCLR_MODEL)
     if cached is not None:
         return cached
 
-    # ---- model, transform, data on the device, loss, optimizer, schedule
     seed_everything(seed)
-    model = SimCLR(input_size, projection_dim).to(dev)
-    model.train()
-    augment = DrawingAugment(input_size).to(dev)
-    if dev.type == "cuda":  # the whole uint8 page set lives on the GPU: the loop never waits on data
-        x_all = x_all.to(dev)
+    model = SimCLR(input_size, projection_dim).to(ctx.device)
     # channels_last: the convolution layout tensor cores (and oneDNN on a CPU, 4-10% here) run fastest
     model = model.to(memory_format=torch.channels_last)
-    if ctx.distributed and dev.type == "cuda":
-        # batch statistics over the global batch, as one process would have them (torch has no CPU version)
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    net = maybe_compile(distributed.wrap(model, ctx), compile)
-    loss_fn = make_loss(temperature, distributed=ctx.distributed)
-    steps_per_epoch = n // batch_size
-    total = epochs * steps_per_epoch
-    # train_clip's AdamW groups, warm-up and cosine schedule, with AdamW's own betas (SimCLR has no logit scale)
-    optimizer, scheduler = optimizer_and_schedule(model, lr, weight_decay, total, warmup, betas=(0.9, 0.999),
-                                                  eps=1e-8)
-    gen = torch.Generator(device=x_all.device).manual_seed(seed)
-
-    # ---- loop
-    start = time.perf_counter()
-    bar = tqdm(total=total, desc=f"train {SIMCLR_MODEL}", unit="step", disable=not (progress and ctx.is_main),
-               mininterval=2.0)
-    log = StepLog(ctx, bar)
-    step = 0
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=gen, device=x_all.device)
-        for b in range(steps_per_epoch):
-            pages = x_all[order[b * batch_size:(b + 1) * batch_size]]
-            with torch.no_grad():  # every rank draws the same global views, then keeps its own share
-                views = augment(torch.cat([pages, pages]), gen)
-                views = torch.cat([distributed.shard(views[:batch_size], ctx),
-                                   distributed.shard(views[batch_size:], ctx)])
-            views = views.contiguous(memory_format=torch.channels_last)
-            half = len(views) // 2
-            with autocast(dev):
-                z = net(views)
-                loss = loss_fn(z[:half].float(), z[half:].float())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            if step % log_every == 0 or step == total - 1:
-                log.add(step, optimizer.param_groups[0]["lr"], loss=loss)
-            bar.update(1)
-            step += 1
-    bar.close()
-    history = log.history()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    seconds = time.perf_counter() - start
-    if isinstance(model.backbone.bn1, torch.nn.SyncBatchNorm):  # back to plain modules for single-process use
-        plain = SimCLR(input_size, projection_dim).to(dev)
-        plain.load_state_dict(model.state_dict())
-        model = plain
-    model = model.to(memory_format=torch.contiguous_format).eval()
-
-    saved = save_trained(model, path, SIMCLR_MODEL, {"params": params, "history": history, "train_seconds": seconds,
-                                                     "samples_seen": total * batch_size, "n_train": n},
-                         ctx) if cache else None
-    return TrainResult(model, None, SIMCLR_MODEL, saved, history, seconds, total * batch_size)
+    (x_all,) = engine.on_device(ctx, x_all)
+    method = simclr_method(model, x_all, temperature, ctx)
+    return engine.fit(method, n=len(x_all), steps=epochs * (len(x_all) // batch_size), batch_size=batch_size,
+                      lr=lr, weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_all.device,
+                      checkpoint=path, metadata={"params": params}, compile=compile, progress=progress,
+                      log_every=log_every, resume_seconds=resume_seconds, resume_steps=resume_steps)

@@ -87,6 +87,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; full precision elsewhere (CPU bf16 autocast is slower than fp32 on CPUs without
+    native bf16)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast(device.type, enabled=False)
+
+
 def resolve_profile(profile: str = "auto", device: str | torch.device = "auto") -> str:
     """`"auto"` follows the hardware: "full" with a CUDA GPU, "quick" without one."""
     check_choice("PROFILE", profile, ("auto",) + PROFILES)

@@ -7,7 +7,8 @@ import torch
 
 import clipbook
 from clipbook import search, simclr
-from clipbook import train as train_module
+from clipbook import engine
+from clipbook.preprocess import images_to_tensor
 from clipbook.data.drawings import PageCorpus
 
 TINY = dict(input_size=32, epochs=1, batch_size=16, device="cpu", progress=False)
@@ -47,20 +48,20 @@ def test_one_epoch_checkpoint_and_reuse(pages, tmp_data):
 
 
 def test_cache_key_covers_pages_and_parameters(pages):
-    x = clipbook.train.images_to_tensor(pages)
-    key = simclr._fingerprint(x, {"lr": 1e-3})
-    assert key == simclr._fingerprint(x.clone(), {"lr": 1e-3})
-    assert key != simclr._fingerprint(x, {"lr": 2e-3})
+    x = images_to_tensor(pages)
+    key = engine.fingerprint({"lr": 1e-3}, x)
+    assert key == engine.fingerprint({"lr": 1e-3}, x.clone())
+    assert key != engine.fingerprint({"lr": 2e-3}, x)
     other = x.clone()
     other[0, 0, 0, 0] ^= 1
-    assert key != simclr._fingerprint(other, {"lr": 1e-3})
+    assert key != engine.fingerprint({"lr": 1e-3}, other)
 
 
 def test_training_learns_to_match_views(pages):
     """Training cuts the NT-Xent loss of two fixed views of every page (the same views before and after, all
     48 pages in one batch) well below the untrained network's: the two views of a page find each other. The
     per-step training loss is too noisy at this size (16 pages a batch) to show it reliably."""
-    x = train_module.images_to_tensor(pages)
+    x = images_to_tensor(pages)
     gen = torch.Generator().manual_seed(123)
     with torch.no_grad():
         augment = simclr.DrawingAugment(32)
@@ -82,7 +83,7 @@ def test_training_learns_to_match_views(pages):
 
 def test_augmented_views_are_pages():
     augment = simclr.DrawingAugment(40)
-    x = clipbook.train.images_to_tensor(PageCorpus(64).dataset(8, seed=0, drawings_only=True, cache=False).images)
+    x = images_to_tensor(PageCorpus(64).dataset(8, seed=0, drawings_only=True, cache=False).images)
     a = augment(x, torch.Generator().manual_seed(0))
     b = augment(x, torch.Generator().manual_seed(0))
     c = augment(x, torch.Generator().manual_seed(1))

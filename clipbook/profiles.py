@@ -1,0 +1,61 @@
+"""Every notebook's knobs per profile, in one registry: "quick" (minutes on a CPU) and "full" (one GPU).
+
+A notebook takes its table with ``profile_knobs(table, PROFILE, **overrides)``; a parameter left at ``None``
+takes the profile's value. The library's own entry points read the same tables: ``workbook_clip`` and
+``python -m clipbook train`` the "pretraining" one, the search tool's ``simclr`` encoder the "simclr" one.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .utils import check_choice, pick
+
+PROFILE_TABLES: dict[str, dict[str, dict[str, Any]]] = {
+    # notebook 01, and the workbook CLIP every later notebook loads (or trains) through `workbook_clip`
+    "pretraining": {
+        "quick": dict(model="clipbook-tiny", n_train=8_192, n_val=1_000, epochs=3, batch_size=64, lr=5e-4,
+                      sweep=[]),
+        "full": dict(model="clipbook-small", n_train=200_000, n_val=2_000, epochs=10, batch_size=1024, lr=2e-3,
+                     sweep=[32, 128, 512, 2048]),
+    },
+    # notebook 02: test images per class, labelled images per class for the probes, k-shot draws
+    "zero_shot": {
+        "quick": dict(n_test=30, n_probe=32, draws=5),
+        "full": dict(n_test=100, n_probe=100, draws=10),
+    },
+    # notebook 03: images per class in each of the selection and evaluation splits
+    "prompts": {
+        "quick": dict(n_per_class=20),
+        "full": dict(n_per_class=100),
+    },
+    # notebook 04's archive: pages, query drawings, page side, correlation sweep, occlusion maps, t-SNE points
+    "drawings": {
+        "quick": dict(n_pages=2_000, n_queries=300, page_size=128, sweep=[0.0, 0.5, 1.0], sweep_pages=600,
+                      occlusion=3, tsne_points=600),
+        "full": dict(n_pages=20_000, n_queries=2_000, page_size=224, sweep=[0.0, 0.25, 0.5, 0.75, 1.0],
+                     sweep_pages=4_000, occlusion=6, tsne_points=2_000),
+    },
+    # train_simclr in notebook 04 and the search tool's `simclr` encoder: about a minute on a 2-core CPU (quick)
+    "simclr": {
+        "quick": dict(input_size=48, epochs=4, batch_size=128, lr=2e-3, temperature=0.2),
+        "full": dict(input_size=128, epochs=30, batch_size=512, lr=2e-3, temperature=0.2),
+    },
+    # notebook 05: test images per task, labelled images per class for the pixel baselines
+    "limitations": {
+        "quick": dict(n=360, n_train=40),
+        "full": dict(n=2000, n_train=200),
+    },
+    # notebook 06: the shared image tower, the budget per objective, curves, seeds (as offsets from SEED)
+    "objectives": {
+        "quick": dict(model="clipbook-tiny", samples=12_288, n_train=8_192, batch_size=64, lr=5e-4, n_evals=6,
+                      seeds=[0], n_test=20, target=0.2),
+        "full": dict(model="clipbook-small", samples=300_000, n_train=200_000, batch_size=1024, lr=2e-3, n_evals=10,
+                     seeds=[0, 1, 2], n_test=50, target=0.5),
+    },
+}
+
+
+def profile_knobs(table: str, profile: str, **overrides: Any) -> dict[str, Any]:
+    """The knobs of `table` for `profile` ("quick" or "full"), with every override that is not None applied."""
+    check_choice("table", table, PROFILE_TABLES)
+    return pick(profile, PROFILE_TABLES[table], **overrides)
