@@ -1,5 +1,10 @@
 """clipbook: the helper library of a workbook that trains, probes and compares CLIP models.
 
+The top level exports what the notebooks teach; each room of the house is a module of its own:
+``engine`` (the one training loop), ``train`` (CLIP's pieces for it), ``simclr``, ``objectives``, ``data`` (the
+worlds clipbook generates), ``search`` (the page-search tool), ``notebook`` and ``profiles`` (notebook plumbing),
+``zeroshot``, ``prompts``, ``probes``, ``retrieval``, ``plots``, ``widgets``.
+
 Importing it registers clipbook's model configs with open_clip, so
 ``open_clip.create_model("clipbook-tiny", pretrained=<checkpoint>)`` works afterwards.
 """
@@ -9,19 +14,19 @@ import os
 os.environ.setdefault("LIGHTLY_DID_VERSION_CHECK", "True")
 
 from .data import ShapesData, ShapesWorld  # noqa: E402
-from .models import (CLIPBOOK_MODELS, check_model_name, checkpoint_info, count_parameters,  # noqa: E402
-                     create_clip, load_checkpoint, save_checkpoint)
-from .retrieval import encode_images, encode_texts, evaluate_retrieval, retrieval_metrics  # noqa: E402
-from .train import (MAX_LOGIT_SCALE, PRETRAIN_PROFILES, TrainResult, train_clip, workbook_clip,  # noqa: E402
-                    world_for)
-from .utils import (check_choice, check_positive, data_dir, output_dir, pick, project_root,  # noqa: E402
-                    resolve_device, resolve_profile, seed_everything, write_json)
+from .engine import TrainResult  # noqa: E402
+from .models import (CLIPBOOK_MODELS, MAX_LOGIT_SCALE, check_model_name, checkpoint_info,  # noqa: E402
+                     count_parameters, create_clip, load_checkpoint, save_checkpoint)
+from .notebook import load_clip, start  # noqa: E402
+from .profiles import PROFILE_TABLES, profile_knobs  # noqa: E402
+from .retrieval import encode_images, encode_texts, evaluate_retrieval  # noqa: E402
+from .train import train_clip, workbook_clip, world_for  # noqa: E402
+from .utils import check_choice, check_positive, resolve_device, seed_everything, write_json  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [
-    "CLIPBOOK_MODELS", "MAX_LOGIT_SCALE", "PRETRAIN_PROFILES", "ShapesData", "ShapesWorld", "TrainResult", "check_choice",
-    "check_model_name", "check_positive", "checkpoint_info", "count_parameters", "create_clip", "data_dir",
-    "encode_images", "encode_texts", "evaluate_retrieval", "load_checkpoint", "output_dir", "pick",
-    "project_root", "resolve_device", "resolve_profile", "retrieval_metrics", "save_checkpoint",
-    "seed_everything", "train_clip", "workbook_clip", "world_for", "write_json",
+    "CLIPBOOK_MODELS", "MAX_LOGIT_SCALE", "PROFILE_TABLES", "ShapesData", "ShapesWorld", "TrainResult",
+    "check_choice", "check_model_name", "check_positive", "checkpoint_info", "count_parameters", "create_clip",
+    "encode_images", "encode_texts", "evaluate_retrieval", "load_checkpoint", "load_clip", "profile_knobs",
+    "resolve_device", "save_checkpoint", "seed_everything", "start", "train_clip", "workbook_clip", "world_for", "write_json",
 ]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import clipbook
-from clipbook.utils import atomic_path, pick, write_json
+from clipbook.utils import atomic_path, pick, resolve_profile, write_json
 
 
 def test_auto_picks_the_best_device_there():
@@ -33,11 +33,11 @@ def test_nonsense_device_is_an_error():
 
 
 def test_profiles():
-    assert clipbook.resolve_profile("quick") == "quick"
-    assert clipbook.resolve_profile("full", "cpu") == "full"
-    assert clipbook.resolve_profile("auto", "cpu") == "quick"
+    assert resolve_profile("quick") == "quick"
+    assert resolve_profile("full", "cpu") == "full"
+    assert resolve_profile("auto", "cpu") == "quick"
     with pytest.raises(ValueError, match=r"PROFILE='medium' is not allowed: choose one of 'auto', 'quick', 'full'"):
-        clipbook.resolve_profile("medium")
+        resolve_profile("medium")
     assert pick("quick", {"quick": {"a": 1, "b": 2}}, a=None, b=5) == {"a": 1, "b": 5}
 
 
