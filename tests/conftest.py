@@ -1,5 +1,6 @@
 """Shared fixtures: unit tests write generated data and checkpoints to a temporary folder."""
 import os
+from pathlib import Path
 
 import pytest
 
@@ -11,3 +12,21 @@ def tmp_data(tmp_path, monkeypatch):
     """Point clipbook's data/ (cache and checkpoints) at a fresh temporary folder."""
     monkeypatch.setenv("CLIPBOOK_DATA", str(tmp_path / "data"))
     return tmp_path / "data"
+
+
+NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+
+
+@pytest.fixture(scope="session")
+def outputs(tmp_path_factory):
+    """One output folder for the quick-profile notebook runs of a test session."""
+    return tmp_path_factory.mktemp("outputs")
+
+
+@pytest.fixture(scope="session")
+def nb01(outputs):
+    """Notebook 01 on the quick profile (its checkpoint is cached under data/ for the next notebooks)."""
+    from clipbook.runner import run_notebook
+
+    return run_notebook(NOTEBOOKS / "01_contrastive_pretraining.ipynb", outputs, profile="quick", device="cpu",
+                        log_output=False)
