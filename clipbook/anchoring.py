@@ -65,7 +65,7 @@ def occlusion_sensitivity(encoder: Encoder, images: np.ndarray, patch: float = 0
         copies = np.repeat(images[i:i + 1], len(boxes) + 1, axis=0)
         for j, (y, x) in enumerate(boxes, start=1):
             copies[j, y:y + p, x:x + p] = paper[i]
-        f = encoder.encode(copies)
+        f = encoder.encode(copies).numpy()
         moved = 1.0 - f[1:] @ f[0]
         heat, count = np.zeros((s, s), np.float32), np.zeros((s, s), np.float32)
         for (y, x), m in zip(boxes, moved):

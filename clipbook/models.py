@@ -38,37 +38,37 @@ def register_configs() -> None:
 register_configs()
 
 
-def check_model_name(model: str) -> str:
-    """Return `model` if open_clip knows the config, else raise naming the parameter and the choices."""
+def check_model_name(model_name: str) -> str:
+    """Return `model_name` if open_clip knows the config, else raise naming the parameter and the choices."""
     known = open_clip.list_models()
-    if model not in known:
+    if model_name not in known:
         ours = ", ".join(CLIPBOOK_MODELS)
         raise ValueError(
-            f"MODEL={model!r} is not an open_clip model config: use one of clipbook's ({ours}) or any name "
+            f"MODEL={model_name!r} is not an open_clip model config: use one of clipbook's ({ours}) or any name "
             f"in open_clip.list_models() (e.g. 'ViT-B-32'; {len(known)} in all)."
         )
-    return model
+    return model_name
 
 
 def create_clip(
-    model: str = "clipbook-tiny",
+    model_name: str = "clipbook-tiny",
     pretrained: str | os.PathLike | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
 ) -> tuple[torch.nn.Module, Callable, Callable]:
     """A CLIP, its tokenizer and its image preprocessing: random init (`pretrained=None`), an open_clip
     pretrained tag (downloads; needs the network), or a local checkpoint file (.safetensors, .pt)."""
-    check_model_name(model)
+    check_model_name(model_name)
     dev = resolve_device(device)
     if pretrained is None or pretrained == "":
-        clip = open_clip.create_model(model, pretrained=None, device=dev)
+        clip = open_clip.create_model(model_name, pretrained=None, device=dev)
     elif os.path.isfile(str(pretrained)) or Path(pretrained).suffix in (".safetensors", ".pt", ".pth", ".bin") \
             or os.path.sep in str(pretrained):
-        clip = load_checkpoint(pretrained, model=model, device=dev)
+        clip = load_checkpoint(pretrained, model_name=model_name, device=dev)
     else:
-        tags = open_clip.list_pretrained_tags_by_model(model)
+        tags = open_clip.list_pretrained_tags_by_model(model_name)
         check_choice("PRETRAINED", pretrained, tags or ["(no tags for this model: give a checkpoint file)"])
-        clip = open_clip.create_model(model, pretrained=str(pretrained), device=dev)
-    return clip, open_clip.get_tokenizer(model), preprocess_for(clip)
+        clip = open_clip.create_model(model_name, pretrained=str(pretrained), device=dev)
+    return clip, open_clip.get_tokenizer(model_name), preprocess_for(clip)
 
 
 def preprocess_for(model: torch.nn.Module) -> Callable:
@@ -110,35 +110,35 @@ def checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
     return info
 
 
-def load_checkpoint(path: str | os.PathLike, model: str | None = None,
-                    device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Build the model a checkpoint was saved from (or `model`) and load its weights.
+def load_checkpoint(path: str | os.PathLike, model_name: str | None = None,
+                    device: str | torch.device = "auto") -> torch.nn.Module:
+    """Build the model a checkpoint was saved from (or the config `model_name`) and load its weights.
 
-    A clipbook .safetensors file must name the same config as `model`; a plain open_clip checkpoint
-    (.pt/.bin, loaded with ``weights_only=True``) needs `model`. Mismatches are errors, not warnings."""
+    A clipbook .safetensors file must name the same config as `model_name`; a plain open_clip checkpoint
+    (.pt/.bin, loaded with ``weights_only=True``) needs `model_name`. Mismatches are errors, not warnings."""
     path = Path(path)
     dev = resolve_device(device)
     if path.suffix == ".safetensors":
         saved = checkpoint_info(path).get("model")
-        if model is None:
-            model = saved
-        if model is None:
-            raise ValueError(f"checkpoint={str(path)!r} does not say its model: pass model=<config name>.")
-        if saved is not None and saved != model:
+        if model_name is None:
+            model_name = saved
+        if model_name is None:
+            raise ValueError(f"checkpoint={str(path)!r} does not say its model: pass model_name=<config name>.")
+        if saved is not None and saved != model_name:
             raise ValueError(
-                f"checkpoint={str(path)!r} holds a {saved!r} model, not MODEL={model!r}: use MODEL={saved!r} "
+                f"checkpoint={str(path)!r} holds a {saved!r} model, not MODEL={model_name!r}: use MODEL={saved!r} "
                 "or a checkpoint of that model."
             )
     elif not path.is_file():
         raise FileNotFoundError(f"checkpoint={str(path)!r} does not exist.")
-    if model is None:
-        raise ValueError(f"checkpoint={str(path)!r}: pass model=<config name> to load a non-clipbook file.")
-    check_model_name(model)
+    if model_name is None:
+        raise ValueError(f"checkpoint={str(path)!r}: pass model_name=<config name> to load a non-clipbook file.")
+    check_model_name(model_name)
     try:
-        return open_clip.create_model(model, pretrained=str(path), device=dev)
+        return open_clip.create_model(model_name, pretrained=str(path), device=dev)
     except (RuntimeError, KeyError, AssertionError, SafetensorError) as e:
         raise ValueError(
-            f"checkpoint={str(path)!r} does not fit MODEL={model!r}: {str(e).splitlines()[0]}"
+            f"checkpoint={str(path)!r} does not fit MODEL={model_name!r}: {str(e).splitlines()[0]}"
         ) from None
 
 

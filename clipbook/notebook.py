@@ -51,14 +51,14 @@ class NotebookCLIP:
         return f"NotebookCLIP({self.model_name} from {self.weights})"
 
 
-def load_clip(model: str | None, pretrained: str | os.PathLike | None, profile: str,
+def load_clip(model_name: str | None, pretrained: str | os.PathLike | None, profile: str,
               device: str | torch.device = "auto", seed: int = 0, progress: bool = True) -> NotebookCLIP:
     """MODEL=None and PRETRAINED=None: notebook 01's CLIP for `profile` (loaded from data/checkpoints, or trained
     now when absent). MODEL given: that open_clip config with PRETRAINED (None: random init; an open_clip tag;
     a local checkpoint). PRETRAINED without MODEL is an error: the weights need their config's name."""
     from .train import workbook_clip  # training is imported only when the workbook model is asked for
 
-    if model is None:
+    if model_name is None:
         if pretrained not in (None, ""):
             raise ValueError(f"PRETRAINED={str(pretrained)!r} is not allowed without MODEL: name the open_clip config "
                              "the weights belong to (e.g. MODEL='ViT-B-32'), or leave both None for the workbook's "
@@ -66,8 +66,8 @@ def load_clip(model: str | None, pretrained: str | os.PathLike | None, profile: 
         trained = workbook_clip(profile, device=device, seed=seed, progress=progress)
         clip = NotebookCLIP(trained.model, trained.tokenizer, None, trained.model_name, str(trained.checkpoint))
     else:
-        net, tokenizer, preprocess = create_clip(model, pretrained, device=device)
-        clip = NotebookCLIP(net, tokenizer, preprocess, model,
+        net, tokenizer, preprocess = create_clip(model_name, pretrained, device=device)
+        clip = NotebookCLIP(net, tokenizer, preprocess, model_name,
                             "random init" if pretrained in (None, "") else str(pretrained))
     if clip.preprocess is None:
         clip.preprocess = preprocess_for(clip.model)

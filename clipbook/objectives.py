@@ -218,7 +218,7 @@ def train_objective(
     eval_labels: Sequence[int],
     class_prompts: Sequence[str],
     *,
-    model: str = "clipbook-tiny",
+    model_name: str = "clipbook-tiny",
     samples: int = 10_000,
     batch_size: int = 64,
     lr: float = 5e-4,
@@ -237,11 +237,11 @@ def train_objective(
     curve: "samples", "accuracy" and "loss" (mean training loss since the previous point). Cached and resumable
     like `train_clip`."""
     check_choice("objective", objective, OBJECTIVES)
-    check_model_name(model)
+    check_model_name(model_name)
     for name, value in (("samples", samples), ("n_evals", n_evals)):
         check_positive(name, value)
     if objective == "contrastive":
-        clip_loss_fn("softmax", model, engine.distributed.Context(0, 1, torch.device("cpu")))
+        clip_loss_fn("softmax", model_name, engine.distributed.Context(0, 1, torch.device("cpu")))
     ctx, x_all = engine.start(images, batch_size, lr, warmup, weight_decay, False, device)
     if ctx.distributed:
         raise ValueError("train_objective runs in one process: start it without torchrun.")
@@ -253,20 +253,20 @@ def train_objective(
         raise ValueError(f"samples={samples} is not allowed: it must give at least n_evals={n_evals} steps of "
                          f"batch_size={batch_size}.")
 
-    params = {"v": _VERSION, "objective": objective, "model": model, "samples": samples, "batch_size": batch_size,
+    params = {"v": _VERSION, "objective": objective, "model": model_name, "samples": samples, "batch_size": batch_size,
               "lr": lr, "weight_decay": weight_decay, "warmup": warmup, "n_evals": n_evals, "seed": seed,
               "prompts": list(class_prompts)}
-    name = f"objective-{objective}-{model}"
+    name = f"objective-{objective}-{model_name}"
     path = engine.checkpoint_path(name, engine.fingerprint(params, x_all, x_eval, labels, texts=captions),
                                   checkpoint_dir) if cache else None
     vocab = WordVocab([c for cs in captions for c in cs] + list(class_prompts))
 
-    cached = engine.load_cached(path, lambda p: _load_objective(p, _CLASSES[objective](model, vocab), dev), name)
+    cached = engine.load_cached(path, lambda p: _load_objective(p, _CLASSES[objective](model_name, vocab), dev), name)
     if cached is not None:
         return _with_loss_curve(cached)
 
     seed_everything(seed)
-    obj = _CLASSES[objective](model, vocab).to(dev)
+    obj = _CLASSES[objective](model_name, vocab).to(dev)
     normalize = normalizer(obj, dev)
     table, phrasing = engine.on_device(ctx, *tokenize_phrasings(obj.encode_texts, captions))
     prompts = obj.encode_texts(list(class_prompts)).to(dev)

@@ -151,7 +151,7 @@ def simclr_method(model: SimCLR, x_all: torch.Tensor, temperature: float, ctx: d
     return engine.Method(SIMCLR_MODEL, model, batch_loss, betas=(0.9, 0.999), eps=1e-8)
 
 
-def load_simclr(path: str | os.PathLike, device: str | torch.device = "cpu") -> SimCLR:
+def load_simclr(path: str | os.PathLike, device: str | torch.device = "auto") -> SimCLR:
     """A SimCLR model from a clipbook checkpoint; a clear error when the file is not one."""
     path = Path(path)
     info = checkpoint_info(path)

@@ -89,7 +89,7 @@ def clip_method(model_name: str, clip: torch.nn.Module, tokenizer, x_all: torch.
 def train_clip(
     images: np.ndarray | torch.Tensor,
     captions: Sequence[Sequence[str]],
-    model: str = "clipbook-tiny",
+    model_name: str = "clipbook-tiny",
     *,
     epochs: int = 10,
     batch_size: int = 256,
@@ -107,7 +107,7 @@ def train_clip(
     resume_seconds: float | None = engine.DEFAULT_RESUME_SECONDS,
     resume_steps: int | None = None,
 ) -> TrainResult:
-    """Train `model` (an open_clip config name) from scratch on images and their caption phrasings.
+    """Train `model_name` (an open_clip config) from scratch on images and their caption phrasings.
 
     `images`: uint8 (N, H, W, 3). `captions`: for every image, one or more phrasings; each step picks
     one at random, so the text encoder sees the variety. With `cache=True`, a checkpoint trained with
@@ -115,39 +115,39 @@ def train_clip(
     training again, and a run cut short resumes from its last state (written every `resume_seconds` /
     `resume_steps`); the finished one is written there (temporary file, then rename). `compile=True` runs
     the steps through `torch.compile` (worth it on a GPU for long runs; the checkpoint is the same model)."""
-    check_model_name(model)
+    check_model_name(model_name)
     check_positive("epochs", epochs)
-    clip_loss_fn(loss, model, distributed.Context(0, 1, torch.device("cpu")))  # a loss that cannot train fails now
+    clip_loss_fn(loss, model_name, distributed.Context(0, 1, torch.device("cpu")))  # a loss that cannot train fails now
     if len(captions) != len(images):
         raise ValueError(f"captions has {len(captions)} entries for {len(images)} images: give one list per image.")
     ctx, x_all = engine.start(images, batch_size, lr, warmup, weight_decay, compile, device)
-    params = {"v": _TRAIN_VERSION, "model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+    params = {"v": _TRAIN_VERSION, "model": model_name, "epochs": epochs, "batch_size": batch_size, "lr": lr,
               "weight_decay": weight_decay, "warmup": warmup, "seed": seed,
-              "config": open_clip.get_model_config(model)}
+              "config": open_clip.get_model_config(model_name)}
     if loss != "auto":
         params["loss"] = loss
-    path = engine.checkpoint_path(model, engine.fingerprint(params, x_all, texts=captions),
+    path = engine.checkpoint_path(model_name, engine.fingerprint(params, x_all, texts=captions),
                                   checkpoint_dir) if cache else None
-    cached = engine.load_cached(path, lambda p: load_checkpoint(p, model=model, device=ctx.device), model,
-                                open_clip.get_tokenizer(model))
+    cached = engine.load_cached(path, lambda p: load_checkpoint(p, model_name=model_name, device=ctx.device), model_name,
+                                open_clip.get_tokenizer(model_name))
     if cached is not None:
         return cached
 
     seed_everything(seed)
-    clip, tokenizer, _ = create_clip(model, device=ctx.device)
+    clip, tokenizer, _ = create_clip(model_name, device=ctx.device)
     (x_all,) = engine.on_device(ctx, x_all)
-    method = clip_method(model, clip, tokenizer, x_all, captions, ctx, loss)
+    method = clip_method(model_name, clip, tokenizer, x_all, captions, ctx, loss)
     return engine.fit(method, n=len(x_all), steps=epochs * (len(x_all) // batch_size), batch_size=batch_size,
                       lr=lr, weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_all.device,
                       checkpoint=path, metadata={"params": params}, compile=compile, progress=progress,
                       log_every=log_every, resume_seconds=resume_seconds, resume_steps=resume_steps)
 
 
-def world_for(model: str, **world_kwargs: Any):
+def world_for(model_name: str, **world_kwargs: Any):
     """The shapes world rendered at the model's input size (at most 64 px; larger inputs are upsampled)."""
     from .data import ShapesWorld
 
-    size = min(open_clip.get_model_config(check_model_name(model))["vision_cfg"]["image_size"], 64)
+    size = min(open_clip.get_model_config(check_model_name(model_name))["vision_cfg"]["image_size"], 64)
     return ShapesWorld(image_size=size, **world_kwargs)
 
 

@@ -47,7 +47,7 @@ def test_plain_torch_checkpoint_loads_weights_only(tiny, tmp_path):
     model, tokenizer = tiny
     path = tmp_path / "tiny.pt"
     torch.save({"state_dict": model.state_dict()}, path)
-    loaded = clipbook.load_checkpoint(path, model="clipbook-tiny").eval()
+    loaded = clipbook.load_checkpoint(path, model_name="clipbook-tiny").eval()
     for a, b in zip(_outputs(model, tokenizer), _outputs(loaded, tokenizer)):
         assert torch.equal(a, b)
 
@@ -82,7 +82,7 @@ def test_mismatched_checkpoint_is_a_clear_error(tiny, tmp_path):
     model, _ = tiny
     path = clipbook.save_checkpoint(model, tmp_path / "tiny.safetensors", "clipbook-tiny")
     with pytest.raises(ValueError, match=r"holds a 'clipbook-tiny' model, not MODEL='clipbook-small'"):
-        clipbook.load_checkpoint(path, model="clipbook-small")
+        clipbook.load_checkpoint(path, model_name="clipbook-small")
     # a file that claims the right model but whose tensors do not fit
     small = open_clip.create_model("clipbook-small")
     bad = clipbook.save_checkpoint(small, tmp_path / "liar.safetensors", "clipbook-tiny")

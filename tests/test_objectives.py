@@ -94,17 +94,19 @@ def test_train_objective_runs_caches_and_checks(tmp_data):
 
 @pytest.mark.parametrize("name", obj.OBJECTIVES)
 def test_each_objective_learns_far_above_chance(name, tmp_data):
-    """A few thousand samples of single-object scenes take every objective far above chance (1/36) on the
-    colour-shape classes of the same world: a head or a tower that never updated would stay near it."""
+    """2,048 samples of single-object scenes (about 15 s each) take every objective far above chance (1/36) on
+    the colour-shape classes of the same world; an objective whose head or tower never updated stays near it.
+    Measured, seeds 0 / 1: contrastive 0.20 / 0.14, bag of words 0.13 / 0.22, captioning 0.15 / 0.21 (the first
+    evaluation, after 64 samples, sits at chance). The bar is 3x chance."""
     world = clipbook.ShapesWorld(32)
     train = world.dataset(512, "train", seed=0, cache=False, mix={"single": 1.0})
     test = world.class_dataset(3, seed=1, cache=False)
     prompts = [f"a photo of {a(n)}" for n in world.class_names]
     r = obj.train_objective(name, train.images, train.all_captions(), test.images, test.labels, prompts,
-                            samples=3072, batch_size=32, lr=2e-3, n_evals=2, device="cpu", progress=False,
+                            samples=2048, batch_size=32, lr=2e-3, n_evals=2, device="cpu", progress=False,
                             cache=False)
     first, last = r.evaluations["accuracy"][0], r.evaluations["accuracy"][-1]
-    assert last >= 4 / 36, (first, last)
+    assert last >= 3 / 36 and last > first, (first, last)
 
 
 def test_samples_to_target_and_ratios():

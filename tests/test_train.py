@@ -77,12 +77,12 @@ def test_logit_scale_is_clamped_at_100(tiny_data, tmp_data, monkeypatch):
     (dict(batch_size=-1), r"batch_size=-1 is not allowed"),
     (dict(batch_size=1000), r"batch_size=1000 is not allowed: it must be at most the 64"),
     (dict(lr=0), r"lr=0 is not allowed"),
-    (dict(model="nope"), r"MODEL='nope' is not an open_clip model"),
+    (dict(model_name="nope"), r"MODEL='nope' is not an open_clip model"),
     (dict(device="cuda:7"), r"DEVICE='cuda:7'"),
     (dict(compile="yes"), r"compile='yes' is not allowed: choose one of False, True"),
 ])
 def test_bad_arguments(tiny_data, kwargs, message):
-    args = dict(model="clipbook-tiny", epochs=1, batch_size=16, device="cpu", progress=False, cache=False)
+    args = dict(model_name="clipbook-tiny", epochs=1, batch_size=16, device="cpu", progress=False, cache=False)
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), **args)

@@ -42,18 +42,19 @@ class Encoder:
     dim: int
     embed: Callable[[np.ndarray], torch.Tensor | np.ndarray]
 
-    def encode(self, images: np.ndarray, batch_size: int = 256, progress: bool = False) -> np.ndarray:
-        """Features (N, dim) of uint8 pages (N, H, W, 3): a numpy float32 array, each row L2-normalised."""
+    def encode(self, images: np.ndarray, batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+        """Features (N, dim) of uint8 pages (N, H, W, 3): float32 on the CPU, each row L2-normalised — the type
+        `clipbook.encode_images` returns (faiss gets a numpy view of it)."""
         images = np.asarray(images)
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"images of shape {images.shape} and dtype {images.dtype} are not allowed: "
                              "give uint8 RGB pages shaped (N, H, W, 3).")
         check_positive("batch_size", batch_size)
-        out = np.empty((len(images), self.dim), np.float32)
+        out = torch.empty((len(images), self.dim), dtype=torch.float32)
         for i in tqdm(range(0, len(images), batch_size), desc=f"encode {self.name}", disable=not progress,
                       mininterval=2.0):
             f = self.embed(images[i:i + batch_size])
-            out[i:i + len(f)] = F.normalize(torch.as_tensor(f).float(), dim=-1).cpu().numpy()
+            out[i:i + len(f)] = F.normalize(torch.as_tensor(f).float(), dim=-1).cpu()
         return out
 
 

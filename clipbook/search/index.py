@@ -113,7 +113,8 @@ class PageIndex:
         return images if self.mask_box is None else mask_box(images, self.mask_box)
 
     def _features(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
-        x = np.ascontiguousarray(np.asarray(features, dtype=np.float32))
+        x = features.numpy() if isinstance(features, torch.Tensor) else features
+        x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"features of shape {x.shape} do not fit this index of dim {self.dim} "
                              f"(encoder {self.encoder!r}).")
