@@ -57,6 +57,7 @@ class TrainResult:
     loaded: bool = False
     evaluations: dict[str, list[float]] = field(default_factory=dict)
     resumed_from: int | None = None
+    local_dir: Path | None = None  # a CLIP's open_clip `local-dir:` copy of the checkpoint (train_clip)
 
     @property
     def samples_per_second(self) -> float:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -63,7 +66,10 @@ def create_clip(
         clip = open_clip.create_model(model_name, pretrained=None, device=dev)
     elif os.path.isfile(str(pretrained)) or Path(pretrained).suffix in (".safetensors", ".pt", ".pth", ".bin") \
             or os.path.sep in str(pretrained):
-        clip = load_checkpoint(pretrained, model_name=model_name, device=dev)
+        try:
+            clip = load_checkpoint(pretrained, model_name=model_name, device=dev)
+        except (ValueError, FileNotFoundError) as e:
+            raise ValueError(f"PRETRAINED={str(pretrained)!r} is not allowed: {e}") from None
     else:
         tags = open_clip.list_pretrained_tags_by_model(model_name)
         check_choice("PRETRAINED", pretrained, tags or ["(no tags for this model: give a checkpoint file)"])
@@ -136,10 +142,42 @@ def load_checkpoint(path: str | os.PathLike, model_name: str | None = None,
     check_model_name(model_name)
     try:
         return open_clip.create_model(model_name, pretrained=str(path), device=dev)
-    except (RuntimeError, KeyError, AssertionError, SafetensorError) as e:
+    except (RuntimeError, KeyError, AssertionError, SafetensorError, pickle.UnpicklingError, EOFError, ValueError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(
-            f"checkpoint={str(path)!r} does not fit MODEL={model_name!r}: {str(e).splitlines()[0]}"
+            f"checkpoint={str(path)!r} does not fit MODEL={model_name!r}: open_clip cannot read it as that model's "
+            f"weights ({first[:200]}); give a .safetensors file or an open_clip .pt/.bin state dict of it."
         ) from None
+
+
+def local_dir_for(checkpoint: str | os.PathLike) -> Path:
+    """The open_clip `local-dir:` folder written beside a clipbook checkpoint."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.name.replace(".safetensors", "") + ".open_clip")
+
+
+def save_local_dir(model: torch.nn.Module, model_name: str, folder: str | os.PathLike) -> Path:
+    """Write `model` as an open_clip ``local-dir:`` folder (``open_clip_config.json`` with ``model_cfg`` and
+    ``preprocess_cfg``, and ``open_clip_model.safetensors``), so that
+    ``open_clip.create_model_and_transforms("local-dir:" + folder)`` opens it, preprocessing included, in a Python
+    that never imported clipbook. Written into a temporary folder, then renamed."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    config = {"model_cfg": open_clip.get_model_config(check_model_name(model_name)),
+              "preprocess_cfg": dict(model.visual.preprocess_cfg)}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (tmp / "open_clip_config.json").write_text(json.dumps(config, indent=2) + "\n")
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()},
+                  str(tmp / "open_clip_model.safetensors"), metadata={"format": "pt"})
+        os.chmod(tmp, 0o755)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return folder
 
 
 def clamp_logit_scale(model: torch.nn.Module) -> None:

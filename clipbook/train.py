@@ -17,7 +17,8 @@ import torch
 
 from . import distributed, engine
 from .engine import TrainResult
-from .models import check_model_name, clamp_logit_scale, create_clip, has_logit_bias, load_checkpoint
+from .models import (check_model_name, clamp_logit_scale, create_clip, has_logit_bias, load_checkpoint, local_dir_for,
+                     save_local_dir)
 from .preprocess import normalizer
 from .profiles import profile_knobs
 from .utils import check_choice, check_positive, seed_everything
@@ -128,19 +129,29 @@ def train_clip(
         params["loss"] = loss
     path = engine.checkpoint_path(model_name, engine.fingerprint(params, x_all, texts=captions),
                                   checkpoint_dir) if cache else None
-    cached = engine.load_cached(path, lambda p: load_checkpoint(p, model_name=model_name, device=ctx.device), model_name,
-                                open_clip.get_tokenizer(model_name))
+    cached = engine.load_cached(path, lambda p: load_checkpoint(p, model_name=model_name, device=ctx.device),
+                                model_name, open_clip.get_tokenizer(model_name))
     if cached is not None:
-        return cached
+        return _with_local_dir(cached, ctx)
 
     seed_everything(seed)
     clip, tokenizer, _ = create_clip(model_name, device=ctx.device)
     (x_all,) = engine.on_device(ctx, x_all)
     method = clip_method(model_name, clip, tokenizer, x_all, captions, ctx, loss)
-    return engine.fit(method, n=len(x_all), steps=epochs * (len(x_all) // batch_size), batch_size=batch_size,
-                      lr=lr, weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_all.device,
-                      checkpoint=path, metadata={"params": params}, compile=compile, progress=progress,
-                      log_every=log_every, resume_seconds=resume_seconds, resume_steps=resume_steps)
+    return _with_local_dir(engine.fit(
+        method, n=len(x_all), steps=epochs * (len(x_all) // batch_size), batch_size=batch_size, lr=lr,
+        weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_all.device, checkpoint=path,
+        metadata={"params": params}, compile=compile, progress=progress, log_every=log_every,
+        resume_seconds=resume_seconds, resume_steps=resume_steps), ctx)
+
+
+def _with_local_dir(result: TrainResult, ctx: distributed.Context) -> TrainResult:
+    """Beside a saved checkpoint, its open_clip `local-dir:` folder (written once, by the main process)."""
+    if result.checkpoint is not None:
+        result.local_dir = local_dir_for(result.checkpoint)
+        if ctx.is_main and not (result.local_dir / "open_clip_model.safetensors").is_file():
+            save_local_dir(result.model, result.model_name, result.local_dir)
+    return result
 
 
 def world_for(model_name: str, **world_kwargs: Any):

@@ -102,3 +102,39 @@ def test_unknown_model_and_tag_are_clear_errors():
 def test_initial_logit_scale_is_the_papers():
     model = open_clip.create_model("clipbook-tiny")
     assert math.isclose(model.logit_scale.exp().item(), 1 / 0.07, rel_tol=1e-5)
+
+
+def test_a_local_dir_opens_in_plain_open_clip_with_its_preprocessing(tmp_path):
+    """save_local_dir writes open_clip's `local-dir:` format: a Python that never imports clipbook opens it with
+    create_model_and_transforms, preprocessing included, and computes the same features."""
+    import subprocess
+    import sys
+
+    torch.manual_seed(0)
+    model = open_clip.create_model("clipbook-tiny").eval()
+    folder = clipbook.models.save_local_dir(model, "clipbook-tiny", tmp_path / "tiny.open_clip")
+    assert sorted(p.name for p in folder.iterdir()) == ["open_clip_config.json", "open_clip_model.safetensors"]
+    pixels = torch.rand(2, 3, 32, 32)
+    torch.save(pixels, tmp_path / "pixels.pt")
+    with torch.no_grad():
+        torch.save(model.encode_image(pixels), tmp_path / "expected.pt")
+    script = f"""
+import sys, torch, open_clip
+model, _, preprocess = open_clip.create_model_and_transforms("local-dir:{folder}")
+assert "clipbook" not in sys.modules
+with torch.no_grad():
+    got = model.eval().encode_image(torch.load("{tmp_path / 'pixels.pt'}"))
+torch.testing.assert_close(got, torch.load("{tmp_path / 'expected.pt'}"), rtol=1e-5, atol=1e-6)
+print("size", preprocess.transforms[0].size, "mean", list(preprocess.transforms[-1].mean))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "size 32" in done.stdout and str(list(model.visual.preprocess_cfg["mean"])) in done.stdout
+
+
+def test_a_file_that_is_not_a_checkpoint_names_the_parameter(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(ValueError, match=r"PRETRAINED='.*photo.jpg' is not allowed: .* does not fit "
+                                         r"MODEL='clipbook-tiny': open_clip cannot read it"):
+        clipbook.create_clip("clipbook-tiny", str(photo))

@@ -42,6 +42,11 @@ def test_01_checkpoint_opens_in_plain_open_clip(nb01):
     assert path.suffix == ".safetensors" and path.is_file()
     model = open_clip.create_model(nb01["model"], pretrained=str(path))
     assert model.logit_scale.exp().item() == pytest.approx(nb01["final_logit_scale"], rel=1e-4)
+    # ... and as a local-dir folder, preprocessing included (a fresh Python that never imports clipbook: tests in
+    # tests/test_models.py)
+    folder, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{nb01['local_dir']}")
+    assert folder.logit_scale.exp().item() == pytest.approx(nb01["final_logit_scale"], rel=1e-4)
+    assert preprocess.transforms[0].size == model.visual.image_size[0]
 
 
 def test_01_rerun_reuses_the_checkpoint(nb01, tmp_path):
