@@ -25,3 +25,18 @@ def test_notebook_is_clean_and_parameterised(path):
         assert cell.get("execution_count") is None, "execution counts are committed"
     assert nb["metadata"].get("kernelspec", {}).get("name") == "python3"
     assert nb["cells"][0]["cell_type"] == "markdown" and "".join(nb["cells"][0]["source"]).startswith("# ")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_cell_without_clipbook_or_a_checkout_says_how_to_install(path, tmp_path):
+    """The install cell, where clipbook is not importable (python -S: no site-packages) and no checkout lies above
+    the working folder, stops with one message saying how to install clipbook — no URL that does not exist."""
+    import subprocess
+    import sys
+
+    nb = json.loads(path.read_text())
+    cell = next("".join(c["source"]) for c in nb["cells"]
+                if c["cell_type"] == "code" and "find_spec(\"clipbook\")" in "".join(c["source"]))
+    done = subprocess.run([sys.executable, "-S", "-c", cell], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "ModuleNotFoundError: clipbook is not installed" in done.stderr
+    assert "pip install -e" in done.stderr and "http" not in cell
