@@ -28,7 +28,7 @@ from . import engine
 from .engine import TrainResult
 from .models import check_model_name, clamp_logit_scale
 from .preprocess import images_to_tensor, normalizer
-from .train import clip_loss_fn, tokenize_phrasings
+from .train import check_loss, tokenize_phrasings
 from .utils import check_choice, check_positive, seed_everything
 
 OBJECTIVES: tuple[str, ...] = ("contrastive", "bag_of_words", "captioning")
@@ -241,7 +241,7 @@ def train_objective(
     for name, value in (("samples", samples), ("n_evals", n_evals)):
         check_positive(name, value)
     if objective == "contrastive":
-        clip_loss_fn("softmax", model_name, engine.distributed.Context(0, 1, torch.device("cpu")))
+        check_loss("softmax", model_name)  # the objective's ClipLoss cannot train a logit bias
     ctx, x_all = engine.start(images, batch_size, lr, warmup, weight_decay, False, device)
     if ctx.distributed:
         raise ValueError("train_objective runs in one process: start it without torchrun.")

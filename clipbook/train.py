@@ -45,24 +45,30 @@ def tokenize_phrasings(tokenizer, captions: Sequence[Sequence[str]]) -> tuple[to
     return table, torch.from_numpy(index)
 
 
-def clip_loss_fn(loss: str, model_name: str, ctx: distributed.Context):
-    """open_clip's loss for a CLIP: "softmax" (``ClipLoss``) or "sigmoid" (``SigLipLoss``, which needs a learned
-    logit bias); "auto" takes the sigmoid loss exactly when the config has a logit bias. Several processes: each
-    computes the loss of its own rows against the negatives of all ranks, gathered with gradients, so DDP's
-    averaged gradient equals the one-process gradient."""
+def check_loss(loss: str, model_name: str) -> str:
+    """The loss a CLIP trains with: "softmax" (``ClipLoss``) or "sigmoid" (``SigLipLoss``, which needs a learned
+    logit bias); "auto" takes the sigmoid loss exactly when the config has a logit bias. A loss that would leave
+    part of the model untrained, or that has nothing to train, is refused."""
     check_choice("loss", loss, LOSSES)
     bias = has_logit_bias(model_name)
     if loss == "auto":
-        loss = "sigmoid" if bias else "softmax"
-    if loss == "sigmoid":
-        if not bias:
-            raise ValueError(f"loss='sigmoid' is not allowed with MODEL={model_name!r}: the sigmoid loss needs a "
-                             "learned logit bias (an open_clip config with init_logit_bias, e.g. "
-                             "'clipbook-tiny-sigmoid'); use loss='softmax'.")
-        return open_clip.loss.SigLipLoss(cache_labels=True, rank=ctx.rank, world_size=ctx.world_size)
-    if bias:
+        return "sigmoid" if bias else "softmax"
+    if loss == "sigmoid" and not bias:
+        raise ValueError(f"loss='sigmoid' is not allowed with MODEL={model_name!r}: the sigmoid loss needs a "
+                         "learned logit bias (an open_clip config with init_logit_bias, e.g. "
+                         "'clipbook-tiny-sigmoid'); use loss='softmax'.")
+    if loss == "softmax" and bias:
         raise ValueError(f"loss='softmax' is not allowed with MODEL={model_name!r}: its config has a learned logit "
                          "bias, which the softmax loss would leave untrained; use loss='sigmoid' (or 'auto').")
+    return loss
+
+
+def clip_loss_fn(loss: str, model_name: str, ctx: distributed.Context):
+    """open_clip's module for `check_loss(loss, model_name)`. Several processes: each computes the loss of its own
+    rows against the negatives of all ranks, gathered with gradients, so DDP's averaged gradient equals the
+    one-process gradient."""
+    if check_loss(loss, model_name) == "sigmoid":
+        return open_clip.loss.SigLipLoss(cache_labels=True, rank=ctx.rank, world_size=ctx.world_size)
     return open_clip.ClipLoss(local_loss=ctx.distributed, gather_with_grad=ctx.distributed, cache_labels=True,
                               rank=ctx.rank, world_size=ctx.world_size)
 
@@ -118,7 +124,7 @@ def train_clip(
     the steps through `torch.compile` (worth it on a GPU for long runs; the checkpoint is the same model)."""
     check_model_name(model_name)
     check_positive("epochs", epochs)
-    clip_loss_fn(loss, model_name, distributed.Context(0, 1, torch.device("cpu")))  # a loss that cannot train fails now
+    check_loss(loss, model_name)
     if len(captions) != len(images):
         raise ValueError(f"captions has {len(captions)} entries for {len(images)} images: give one list per image.")
     ctx, x_all = engine.start(images, batch_size, lr, warmup, weight_decay, compile, device)
