@@ -1,5 +1,4 @@
 """The bag-of-words and captioning heads, their zero-shot scoring, and the shared training loop."""
-import math
 
 import pytest
 import torch
