@@ -29,7 +29,7 @@ from .engine import TrainResult
 from .models import check_model_name, clamp_logit_scale
 from .preprocess import images_to_tensor, normalizer
 from .train import check_loss, tokenize_phrasings
-from .utils import check_choice, check_positive, seed_everything
+from .utils import check_choice, check_positive, fp32_loss, seed_everything
 
 OBJECTIVES: tuple[str, ...] = ("contrastive", "bag_of_words", "captioning")
 _VERSION = 3
@@ -94,7 +94,7 @@ class Contrastive(nn.Module):
 
     def loss(self, pixels: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
         image_features, text_features, scale = self.clip(pixels, texts)
-        return self.loss_fn(image_features, text_features, scale)
+        return fp32_loss(self.loss_fn, image_features, text_features, scale)
 
     def after_step(self) -> None:
         clamp_logit_scale(self.clip)

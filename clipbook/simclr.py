@@ -27,7 +27,7 @@ from . import distributed, engine
 from .engine import TrainResult
 from .models import checkpoint_info
 from .preprocess import images_to_tensor
-from .utils import autocast, check_positive, resolve_device, seed_everything
+from .utils import autocast, check_positive, fp32_loss, resolve_device, seed_everything
 
 SIMCLR_MODEL = "simclr-resnet18"
 _TRAIN_VERSION = 1
@@ -146,7 +146,7 @@ def simclr_method(model: SimCLR, x_all: torch.Tensor, temperature: float, ctx: d
             views = torch.cat([distributed.shard(views[:n], ctx), distributed.shard(views[n:], ctx)])
         z = net(views.contiguous(memory_format=torch.channels_last))
         half = len(z) // 2
-        return loss_fn(z[:half].float(), z[half:].float()), {}
+        return fp32_loss(loss_fn, z[:half], z[half:]), {}
 
     return engine.Method(SIMCLR_MODEL, model, batch_loss, betas=(0.9, 0.999), eps=1e-8)
 

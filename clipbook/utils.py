@@ -87,12 +87,35 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX tiles), so that bf16 autocast pays.
+
+    Measured: on an AMD EPYC with avx512_bf16, clipbook-tiny trained 1.39x and clipbook-small 1.78x faster
+    under CPU bf16 autocast; on an AVX2-only EPYC a bf16 matmul ran at 1 GFLOP/s against 47 in fp32.
+    ``CLIPBOOK_CPU_BF16=1`` or ``=0`` overrides the check."""
+    forced = os.environ.get("CLIPBOOK_CPU_BF16")
+    if forced is not None:
+        if forced not in ("0", "1"):
+            raise ValueError(f"CLIPBOOK_CPU_BF16={forced!r} is not allowed: use 1 (bf16 autocast on the CPU), "
+                             "0 (full precision) or leave it unset (decided by the CPU's features).")
+        return forced == "1"
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def autocast(device: torch.device):
-    """bf16 autocast on CUDA; full precision elsewhere (CPU bf16 autocast is slower than fp32 on CPUs without
-    native bf16)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast on CUDA, and on CPUs with native bf16 (``cpu_has_native_bf16``); full precision elsewhere,
+    where CPU bf16 is emulated and many times slower than fp32. Losses are computed in fp32 either way
+    (``fp32_loss``)."""
+    if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return torch.autocast(device.type, enabled=False)
+
+
+def fp32_loss(loss_fn, *tensors: torch.Tensor) -> torch.Tensor:
+    """`loss_fn(*tensors)` in float32 with autocast off: the logits of a contrastive loss are a matmul, which bf16
+    autocast would round to 8 bits of mantissa, losing the small differences the loss lives on."""
+    with torch.autocast(tensors[0].device.type, enabled=False):
+        return loss_fn(*(t.float() for t in tensors))
 
 
 def resolve_profile(profile: str = "auto", device: str | torch.device = "auto") -> str:

@@ -6,6 +6,7 @@ import torch
 
 import clipbook
 from clipbook.utils import atomic_path, pick, resolve_profile, write_json
+from clipbook import utils
 
 
 def test_auto_picks_the_best_device_there():
@@ -65,3 +66,43 @@ def test_atomic_write(tmp_path):
             raise RuntimeError("interrupted")
     assert json.loads(target.read_text()) == {"x": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+@pytest.mark.parametrize("forced, enabled", [("1", True), ("0", False)])
+def test_cpu_bf16_autocast_follows_the_override(monkeypatch, forced, enabled):
+    monkeypatch.setenv("CLIPBOOK_CPU_BF16", forced)
+    x = torch.randn(4, 8)
+    with utils.autocast(torch.device("cpu")):
+        y = x @ x.T
+    assert (y.dtype == torch.bfloat16) is enabled
+
+
+def test_cpu_bf16_without_override_follows_the_cpu(monkeypatch):
+    monkeypatch.delenv("CLIPBOOK_CPU_BF16", raising=False)
+    native = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    assert utils.cpu_has_native_bf16() is native
+
+
+def test_bad_cpu_bf16_override_names_the_variable(monkeypatch):
+    monkeypatch.setenv("CLIPBOOK_CPU_BF16", "yes")
+    with pytest.raises(ValueError, match="CLIPBOOK_CPU_BF16='yes' is not allowed"):
+        utils.autocast(torch.device("cpu"))
+
+
+def test_loss_stays_fp32_under_bf16_autocast(monkeypatch):
+    """A contrastive loss on bf16-autocast features equals the fp32 loss on the same features; computed
+    inside autocast instead, its logits' matmul would round to bf16."""
+    import open_clip
+
+    monkeypatch.setenv("CLIPBOOK_CPU_BF16", "1")
+    g = torch.Generator().manual_seed(0)
+    img = torch.nn.functional.normalize(torch.randn(64, 32, generator=g), dim=-1)
+    txt = torch.nn.functional.normalize(img + 0.3 * torch.randn(64, 32, generator=g), dim=-1)
+    scale = torch.tensor(50.0)
+    loss_fn = open_clip.ClipLoss()
+    exact = loss_fn(img, txt, scale)
+    with utils.autocast(torch.device("cpu")):
+        ours = utils.fp32_loss(loss_fn, img, txt, scale)
+        rounded = loss_fn(img, txt, scale)
+    assert ours.dtype == torch.float32 and torch.allclose(ours, exact, atol=1e-6)
+    assert abs(rounded.float() - exact) > 10 * abs(ours - exact)  # what fp32_loss protects against
