@@ -155,7 +155,7 @@ class StepLog:
     latest loss only every `show_every` steps. A `.item()` per step would make a GPU wait for the CPU.
     Each logged step's end is clocked from the start of the loop (`offset` seconds had passed before it, in
     an earlier run this one resumes): on CUDA with an event in the stream (no waiting), elsewhere with the
-    wall clock."""
+    wall clock. Time spent in evaluations (`paused`) is not training time and is left out of the clock."""
 
     def __init__(self, ctx: distributed.Context, bar, show_every: int = 25, offset: float = 0.0) -> None:
         self.ctx, self.bar, self.show_every, self.offset = ctx, bar, show_every, offset
@@ -163,6 +163,8 @@ class StepLog:
         self.steps: list[int] = []
         self.lr: list[float] = []
         self.marks: list = []
+        self.paused = 0.0  # seconds spent evaluating so far
+        self.paused_at: list[float] = []
         self.values: dict[str, list[torch.Tensor]] = {}
         self.start = self._mark()
 
@@ -175,6 +177,7 @@ class StepLog:
 
     def add(self, step: int, lr: float, **values: torch.Tensor) -> None:
         self.marks.append(self._mark())
+        self.paused_at.append(self.paused)
         self.steps.append(step)
         self.lr.append(lr)
         for name, value in values.items():
@@ -188,9 +191,9 @@ class StepLog:
         out: dict[str, list[float]] = {"step": list(self.steps)}
         if self.cuda:
             torch.cuda.synchronize(self.ctx.device)
-            seconds = [self.offset + self.start.elapsed_time(m) / 1000 for m in self.marks]
+            seconds = [self.offset + self.start.elapsed_time(m) / 1000 - p for m, p in zip(self.marks, self.paused_at)]
         else:
-            seconds = [self.offset + m - self.start for m in self.marks]
+            seconds = [self.offset + m - self.start - p for m, p in zip(self.marks, self.paused_at)]
         for name, values in self.values.items():
             stacked = torch.stack(values) if values else torch.zeros(0)
             if name == "loss" and reduce:
@@ -396,8 +399,13 @@ def fit(
                disable=not (progress and ctx.is_main), mininterval=2.0)
     log = StepLog(ctx, bar, offset=elapsed)
 
+    def trained_seconds() -> float:  # since the first run started, evaluations left out
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        return elapsed + time.perf_counter() - start_time - log.paused
+
     def save_state(done: int) -> None:
-        seconds = elapsed + time.perf_counter() - start_time
+        seconds = trained_seconds()
         _save_state(state_file, key, done, method, optimizer, scheduler, gen, order,
                     _join(before, log.history(reduce=False)), evaluations, seconds)
 
@@ -416,10 +424,13 @@ def fit(
             log.add(step, optimizer.param_groups[0]["lr"], loss=loss, **values)
         done = step + 1
         if method.evaluate is not None and done in evaluate_at:
-            with amp:
+            at = trained_seconds()
+            model.eval()
+            with amp, torch.no_grad():
                 scores = method.evaluate()
             model.train()
-            for name, value in {"step": done, "samples": done * batch_size, **scores}.items():
+            log.paused += trained_seconds() - at
+            for name, value in {"step": done, "samples": done * batch_size, "seconds": at, **scores}.items():
                 evaluations.setdefault(name, []).append(value)
         bar.update(1)
         now = time.perf_counter()
@@ -430,9 +441,7 @@ def fit(
             last_save = time.perf_counter()
     bar.close()
     history = _join(before, log.history())
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    seconds = elapsed + time.perf_counter() - start_time
+    seconds = trained_seconds()
     model = _revert_sync_batchnorm(model).to(memory_format=torch.contiguous_format).eval()
 
     saved = None

@@ -9,7 +9,7 @@ optimizer, schedule, autocast, caching, checkpoints and resumable runs are the e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import open_clip
@@ -21,7 +21,7 @@ from .models import (check_model_name, clamp_logit_scale, create_clip, has_logit
                      save_local_dir)
 from .preprocess import normalizer
 from .profiles import profile_knobs
-from .utils import check_choice, check_positive, seed_everything
+from .utils import check_choice, check_positive, fp32_loss, seed_everything
 
 _TRAIN_VERSION = 1
 LOSSES: tuple[str, ...] = ("auto", "softmax", "sigmoid")
@@ -87,7 +87,7 @@ def clip_method(model_name: str, clip: torch.nn.Module, tokenizer, x_all: torch.
         idx, pick = distributed.shard(idx, ctx), distributed.shard(pick, ctx)
         texts = table[phrasing[idx, pick]].to(dev, non_blocking=True)
         outputs = net(normalize(x_all[idx]), texts)  # (image, text, scale) or, with a logit bias, (..., bias)
-        return loss_fn(*outputs), {"logit_scale": outputs[2]}
+        return fp32_loss(loss_fn, *outputs), {"logit_scale": outputs[2]}
 
     return engine.Method(model_name, clip, batch_loss, after_step=lambda: clamp_logit_scale(clip),
                          tokenizer=tokenizer)
@@ -113,6 +113,8 @@ def train_clip(
     compile: bool = False,
     resume_seconds: float | None = engine.DEFAULT_RESUME_SECONDS,
     resume_steps: int | None = None,
+    evaluate: Callable[[torch.nn.Module, Any], dict[str, float]] | None = None,
+    eval_at: Sequence[int] = (),
 ) -> TrainResult:
     """Train `model_name` (an open_clip config) from scratch on images and their caption phrasings.
 
@@ -121,7 +123,9 @@ def train_clip(
     the same data and parameters is loaded from `checkpoint_dir` (default data/checkpoints) instead of
     training again, and a run cut short resumes from its last state (written every `resume_seconds` /
     `resume_steps`); the finished one is written there (temporary file, then rename). `compile=True` runs
-    the steps through `torch.compile` (worth it on a GPU for long runs; the checkpoint is the same model)."""
+    the steps through `torch.compile` (worth it on a GPU for long runs; the checkpoint is the same model).
+    `evaluate(model, tokenizer)` returns scalars recorded in `result.evaluations` after each step count in
+    `eval_at`, beside "step", "samples" and "seconds" (training seconds, evaluations left out)."""
     check_model_name(model_name)
     check_positive("epochs", epochs)
     check_loss(loss, model_name)
@@ -144,8 +148,10 @@ def train_clip(
     clip, tokenizer, _ = create_clip(model_name, device=ctx.device)
     (x_all,) = engine.on_device(ctx, x_all)
     method = clip_method(model_name, clip, tokenizer, x_all, captions, ctx, loss)
+    if evaluate is not None:
+        method.evaluate = lambda: evaluate(clip, tokenizer)
     return _with_local_dir(engine.fit(
-        method, n=len(x_all), steps=epochs * (len(x_all) // batch_size), batch_size=batch_size, lr=lr,
+        method, n=len(x_all), steps=epochs * (len(x_all) // batch_size), eval_at=eval_at, batch_size=batch_size, lr=lr,
         weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_all.device, checkpoint=path,
         metadata={"params": params}, compile=compile, progress=progress, log_every=log_every,
         resume_seconds=resume_seconds, resume_steps=resume_steps), ctx)

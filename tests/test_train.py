@@ -259,3 +259,33 @@ def test_a_model_with_a_logit_bias_trains_with_the_sigmoid_loss(tiny_data, tmp_d
     with pytest.raises(ValueError, match="loss='sigmoid' is not allowed with MODEL='clipbook-tiny'"):
         clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", loss="sigmoid",
                             epochs=1, batch_size=16, cache=False)
+
+
+def test_evaluations_are_recorded_and_not_clocked(tiny_data):
+    """`evaluate` runs at the asked steps; its time is left out of the training clock (a slow evaluation does
+    not make training look slow)."""
+    calls = []
+
+    def evaluate(model, tokenizer):
+        assert not model.training
+        time.sleep(0.5)
+        calls.append(1)
+        return {"probe": float(len(calls))}
+
+    r = clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", epochs=2, batch_size=16,
+                            device="cpu", progress=False, cache=False, evaluate=evaluate, eval_at=[2, 8])
+    ev = r.evaluations
+    assert ev["step"] == [2, 8] and ev["samples"] == [32, 128] and ev["probe"] == [1.0, 2.0]
+    assert 0 < ev["seconds"][0] < ev["seconds"][1] <= r.train_seconds
+    assert r.history["seconds"][-1] <= r.train_seconds
+    assert r.train_seconds < r.history["seconds"][-1] + 0.5  # the second evaluation's 0.5 s is not counted
+
+
+def test_bf16_autocast_on_the_cpu_trains_an_fp32_model(tiny_data, monkeypatch):
+    """Where the CPU has native bf16 the towers run under bf16 autocast; forced here, as such a CPU would run
+    it: the loss is fp32 and finite, and the weights and checkpoint stay fp32."""
+    monkeypatch.setenv("CLIPBOOK_CPU_BF16", "1")
+    r = clipbook.train_clip(tiny_data.images[:32], tiny_data.all_captions()[:32], "clipbook-tiny", epochs=1,
+                            batch_size=16, device="cpu", progress=False, cache=False)
+    assert all(math.isfinite(v) for v in r.history["loss"]) and len(r.history["loss"]) == 2
+    assert {p.dtype for p in r.model.parameters()} == {torch.float32}
