@@ -13,7 +13,7 @@ from .utils import check_choice, pick
 PROFILE_TABLES: dict[str, dict[str, dict[str, Any]]] = {
     # notebook 01, and the workbook CLIP every later notebook loads (or trains) through `workbook_clip`
     "pretraining": {
-        "quick": dict(model="clipbook-tiny", n_train=8_192, n_val=1_000, epochs=3, batch_size=64, lr=5e-4,
+        "quick": dict(model="clipbook-tiny", n_train=12_288, n_val=1_000, epochs=4, batch_size=64, lr=5e-4,
                       sweep=[]),
         "full": dict(model="clipbook-small", n_train=200_000, n_val=2_000, epochs=10, batch_size=1024, lr=2e-3,
                      sweep=[32, 128, 512, 2048]),
@@ -47,7 +47,7 @@ PROFILE_TABLES: dict[str, dict[str, dict[str, Any]]] = {
     },
     # notebook 06: the shared image tower, the budget per objective, curves, seeds (as offsets from SEED)
     "objectives": {
-        "quick": dict(model="clipbook-tiny", samples=12_288, n_train=8_192, batch_size=64, lr=5e-4, n_evals=6,
+        "quick": dict(model="clipbook-tiny", samples=24_576, n_train=8_192, batch_size=64, lr=5e-4, n_evals=6,
                       seeds=[0], n_test=20, target=0.2),
         "full": dict(model="clipbook-small", samples=300_000, n_train=200_000, batch_size=1024, lr=2e-3, n_evals=10,
                      seeds=[0, 1, 2], n_test=50, target=0.5),

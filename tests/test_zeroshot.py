@@ -134,7 +134,8 @@ def test_callable_templates_are_accepted():
 def test_overlong_labels_warn_visibly(clip):
     model, tokenizer, _ = clip
     long = "red circle " + "with a very long and winding description " * 4
-    with pytest.warns(UserWarning, match="longer than the model's context of 32 tokens and were truncated"):
+    with pytest.warns(UserWarning, match=f"longer than the model's context of {tokenizer.context_length} tokens and "
+                      "were truncated"):
         zs.classifier(model, tokenizer, ["blue star", long], "a photo of a {}")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
