@@ -23,9 +23,12 @@ from .plots import probability_bars
 from .retrieval import encode_images
 
 
-def load_image(source: str | os.PathLike | bytes | Image.Image | np.ndarray, size: int) -> np.ndarray:
-    """Any image (path, bytes, PIL image or array; any size or mode) as uint8 RGB (size, size, 3)."""
-    name = str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+def load_image(source: str | os.PathLike | bytes | Image.Image | np.ndarray, size: int,
+               name: str | None = None) -> np.ndarray:
+    """Any image (path, bytes, PIL image or array; any size or mode) as uint8 RGB (size, size, 3). `name` (an
+    uploaded file's name, say) is what an error calls the source; a path names itself."""
+    if name is None:
+        name = str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
     try:
         if isinstance(source, np.ndarray):
             image = Image.fromarray(source)
@@ -78,6 +81,7 @@ class Playground:
         self.images, self.captions = images, list(captions)
         self.size = images.shape[1]
         self.uploaded: np.ndarray | None = None
+        self.uploaded_name = ""
         self.picker = w.IntSlider(0, 0, len(images) - 1, description="image")
         self.upload = w.FileUpload(accept="image/*", multiple=False, description="upload")
         self.labels = w.Text(", ".join(labels), description="labels", layout=w.Layout(width="95%"))
@@ -96,17 +100,18 @@ class Playground:
     def _uploaded(self, files) -> None:
         if files:
             item = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
-            self.set_upload(item["content"])
+            self.set_upload(item["content"], item.get("name", "the uploaded file"))
 
-    def set_upload(self, data: bytes) -> None:
-        """Use an uploaded file as the image (a file that is not an image is reported, not raised)."""
+    def set_upload(self, data: bytes, name: str = "the uploaded file") -> None:
+        """Use an uploaded file as the image (a file that is not an image is reported by its name, not raised)."""
         try:
-            self.uploaded = load_image(data, self.size)
+            self.uploaded = load_image(data, self.size, name=name)
         except ValueError as e:
             self.uploaded = None
             self.message = str(e)
             self._show_message()
             return
+        self.uploaded_name = name
         self.refresh()
 
     def update(self) -> tuple[np.ndarray, pd.Series] | str:
@@ -127,7 +132,7 @@ class Playground:
             return
         self.message = ""
         image, probs = result
-        title = "uploaded image" if self.uploaded is not None else self.captions[self.picker.value]
+        title = f"uploaded: {self.uploaded_name}" if self.uploaded is not None else self.captions[self.picker.value]
         fig = show_scores(image, probs, title)
         with self.output:
             self.output.clear_output(wait=True)

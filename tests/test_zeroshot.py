@@ -206,6 +206,11 @@ def test_playground_logic_without_a_front_end(clip, data):
     pg.labels.value = "red circle, blue star"
     pg.set_upload(b"not an image")
     assert "is not an image file" in pg.message and pg.uploaded is None
-    pg.set_upload(_png(size=(64, 64)))
+    # what the upload button hands over (ipywidgets 8: a tuple of dicts, content a memoryview): the message
+    # names the file, not the memoryview
+    pg._uploaded(({"name": "notes.txt", "type": "text/plain", "size": 12, "content": memoryview(b"not an image")},))
+    assert "image='notes.txt' is not an image file" in pg.message and pg.uploaded is None
+    pg._uploaded(({"name": "red.png", "type": "image/png", "size": 1, "content": memoryview(_png(size=(64, 64)))},))
+    assert pg.uploaded_name == "red.png" and pg.message == ""
     image, _ = pg.update()
     assert image.shape == (32, 32, 3) and (image[..., 0] > 150).all()  # the red upload, not a gallery image
