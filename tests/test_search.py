@@ -236,6 +236,35 @@ def test_command_line_build_and_query(pages, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)[0]["results"][0]["page"].endswith(f"document-{doc:04d}.pdf#page={page}")
 
 
+def test_command_line_add_indexes_only_new_files(pages, tmp_path, capsys):
+    """An archive that grew: `add` encodes the new files only, the index then equals one built over the whole
+    folder, and a second `add` changes nothing."""
+    folder = tmp_path / "mine"
+    pdf.write_pdfs(pages.images[:30], folder, pages_per_document=10)  # document-0000..0002.pdf
+    args = ["--index", str(tmp_path / "idx"), "--device", "cpu"]
+    assert search.main(["build", str(folder), "--encoder", "pixels", "--page-size", "64", *args]) == 0
+    Image.fromarray(pages.images[30]).save(folder / "new-drawing.png")
+    (folder / "notes.png").write_bytes(b"not an image")
+    capsys.readouterr()
+    assert search.main(["add", str(folder), *args]) == 0
+    out = capsys.readouterr()
+    assert "added 1 pages" in out.out and "31 in all" in out.out and "notes.png" in out.err
+    grown = search.PageIndex.load(tmp_path / "idx")
+    assert search.main(["build", str(folder), "--encoder", "pixels", "--page-size", "64", "--index",
+                        str(tmp_path / "whole"), "--device", "cpu"]) == 0
+    whole = search.PageIndex.load(tmp_path / "whole")
+    assert sorted(grown.ids) == sorted(whole.ids) and len(grown) == 31
+    assert grown.ids[-1] == str(folder / "new-drawing.png")  # the old pages kept their places
+    query = pages.images[30:31]
+    encoder = search.load_encoder("pixels", device="cpu")
+    assert grown.query(query, encoder, 1)[0][0][0] == str(folder / "new-drawing.png")
+    assert search.main(["add", str(folder), *args]) == 0
+    assert "added 0 pages" in capsys.readouterr().out and len(search.PageIndex.load(tmp_path / "idx")) == 31
+    with pytest.raises(SystemExit) as missing:
+        search.main(["add", str(tmp_path / "nowhere"), *args])
+    assert missing.value.code == 2 and "does not exist" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("value", ["0.5,0.5,0.4,1", "abc", "0.1,0.2,0.3", "0,0,1,2"])
 def test_command_line_refuses_a_bad_mask_box(value, pages, tmp_path, capsys):
     pdf.write_pdfs(pages.images[:2], tmp_path / "mine")

@@ -2,6 +2,7 @@
 
     python -m clipbook.search build my_pages/ --index my_index --encoder clip:model.safetensors
     python -m clipbook.search query drawing.png --index my_index -k 10
+    python -m clipbook.search add my_pages/ --index my_index     # later: index only the files added since
 
 `--encoder` is a spec: ``pixels``, ``clip:<checkpoint.safetensors>``, ``open_clip:<model>:<pretrained>``,
 ``simclr`` (trained on the folder's pages) or ``simclr:<checkpoint.safetensors>``. `--mask-box x0,y0,x1,y1`
@@ -60,13 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="blank this box (page fractions, from the left and the top) at index and query time")
     build.add_argument("--profile", default="auto", help="quick | full | auto: the training budget of --encoder simclr")
     build.add_argument("--seed", type=int, default=0, help="the seed of --encoder simclr's training")
+    add = sub.add_parser("add", help="index the files of a folder that an index does not hold yet")
+    add.add_argument("folder", help="folder with images and PDFs (as given to build: page ids are its paths)")
+    add.add_argument("--index", required=True, help="folder holding the index; updated in place")
     query = sub.add_parser("query", help="search an index with one or more images (or PDFs: their first page)")
     query.add_argument("images", nargs="+", help="query image files")
     query.add_argument("--index", required=True, help="folder holding the index")
     query.add_argument("-k", type=int, default=10, help="results per query (default: 10)")
     query.add_argument("--encoder", default=None, help="must be the index's encoder; default: the index's own")
     query.add_argument("--json", action="store_true", help="print results as JSON")
-    for p in (build, query):
+    for p in (build, add, query):
         p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default: auto)")
     args = parser.parse_args(argv)
     with warnings.catch_warnings():  # one plain line per skipped file, on stderr
@@ -97,9 +101,26 @@ def _build(args: argparse.Namespace, progress: bool) -> int:
     return 0
 
 
+def _add(args: argparse.Namespace, progress: bool) -> int:
+    index = PageIndex.load(args.index)
+    if index.spec is None:
+        raise ValueError(f"index={args.index!r} was built with an encoder that cannot be reloaded "
+                         f"({index.encoder!r}): build it again over the whole folder.")
+    before = len(index)
+    encoder = load_encoder(index.spec, device=args.device, progress=progress)
+    index = index_folder(args.folder, encoder, into=index, progress=progress)
+    if len(index) > before:
+        index.save(args.index)
+    print(f"added {len(index) - before} pages from {args.folder} to {args.index} ({len(index)} in all; "
+          "files already in the index skipped)")
+    return 0
+
+
 def _run(args: argparse.Namespace, progress: bool) -> int:
     if args.command == "build":
         return _build(args, progress)
+    if args.command == "add":
+        return _add(args, progress)
     check_positive("-k", args.k)
     index = PageIndex.load(args.index)
     if index.spec is None and args.encoder is None:

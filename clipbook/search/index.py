@@ -225,23 +225,34 @@ class PageIndex:
 
 def index_folder(folder: str | os.PathLike, encoder: Encoder, *, kind: str = "exact", page_size: int = 224,
                  mask_box: Sequence[float] | None = None, batch_size: int = 64, progress: bool = True,
-                 **kwargs) -> PageIndex:
+                 into: PageIndex | None = None, **kwargs) -> PageIndex:
     """Index every page of the images and PDFs under `folder`, reading and encoding them in batches (with
     `mask_box` blanked when given). Unreadable files are skipped with a warning naming them; a folder with
-    nothing readable is an error."""
-    check_positive("page_size", page_size)
+    nothing readable is an error.
+
+    With `into` (an index built before), the pages go into that index, at its page size and mask box, and
+    files it already holds are skipped: an archive that grew is indexed again in the time of its new files."""
     check_positive("batch_size", batch_size)
     files = page_files(folder)
-    index = PageIndex(encoder.dim, encoder.name, kind, spec=encoder.spec, page_size=page_size, mask_box=mask_box,
-                      **kwargs)
+    if into is not None:
+        into.check_encoder(encoder)
+        held = {page_id.split("#page=")[0] for page_id in into.ids}
+        new_files = [f for f in files if str(f) not in held]
+        if not new_files:
+            return into
+        files, index = new_files, into
+    else:
+        check_positive("page_size", page_size)
+        index = PageIndex(encoder.dim, encoder.name, kind, spec=encoder.spec, page_size=page_size,
+                          mask_box=mask_box, **kwargs)
     ids, feats, batch = [], [], []
 
     def flush() -> None:
         feats.append(encoder.encode(index.apply_mask(np.stack(batch)), batch_size))
         batch.clear()
 
-    for page_id, page in tqdm(iter_pages(files, page_size), desc=f"index {folder}", unit="page", disable=not progress,
-                              mininterval=2.0):
+    for page_id, page in tqdm(iter_pages(files, index.page_size or page_size), desc=f"index {folder}", unit="page",
+                              disable=not progress, mininterval=2.0):
         ids.append(page_id)
         batch.append(page)
         if len(batch) == batch_size:
@@ -249,5 +260,7 @@ def index_folder(folder: str | os.PathLike, encoder: Encoder, *, kind: str = "ex
     if batch:
         flush()
     if not ids:
+        if into is not None:
+            return into  # the new files were all unreadable (each was named in a warning)
         raise ValueError(f"folder={str(folder)!r} holds no readable page: every image or PDF in it failed to open.")
     return index.add(np.concatenate(feats), ids)
