@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from sklearn.datasets import load_digits
 
 from ..utils import check_positive
 
@@ -15,6 +14,8 @@ from ..utils import check_positive
 def digits(image_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's digits as uint8 RGB images (N, size, size, 3), light strokes on a dark ground like
     the shapes world, and their labels 0-9."""
+    from sklearn.datasets import load_digits  # here, not at the top: scikit-learn takes 2 s to import
+
     check_positive("image_size", image_size)
     bunch = load_digits()
     grey = (bunch.images / 16.0 * 255).astype(np.uint8)
