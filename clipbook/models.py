@@ -41,16 +41,40 @@ def register_configs() -> None:
 register_configs()
 
 
+LOCAL_DIR = "local-dir:"
+
+
 def check_model_name(model_name: str) -> str:
-    """Return `model_name` if open_clip knows the config, else raise naming the parameter and the choices."""
+    """Return `model_name` if open_clip knows the config (or it is an open_clip ``local-dir:PATH`` folder with its
+    ``open_clip_config.json``), else raise naming the parameter and the choices."""
+    if isinstance(model_name, str) and model_name.startswith(LOCAL_DIR):
+        model_config(model_name)
+        return model_name
     known = open_clip.list_models()
     if model_name not in known:
         ours = ", ".join(CLIPBOOK_MODELS)
         raise ValueError(
-            f"MODEL={model_name!r} is not an open_clip model config: use one of clipbook's ({ours}) or any name "
-            f"in open_clip.list_models() (e.g. 'ViT-B-32'; {len(known)} in all)."
+            f"MODEL={model_name!r} is not an open_clip model config: use one of clipbook's ({ours}), any name "
+            f"in open_clip.list_models() (e.g. 'ViT-B-32'; {len(known)} in all), or 'local-dir:<folder>' for an "
+            "open_clip folder with open_clip_config.json and its weights."
         )
     return model_name
+
+
+def model_config(model_name: str) -> dict[str, Any]:
+    """An open_clip config (``model_cfg``) by name, or read from a ``local-dir:PATH`` folder."""
+    if isinstance(model_name, str) and model_name.startswith(LOCAL_DIR):
+        folder = Path(model_name[len(LOCAL_DIR):]).expanduser()
+        config = folder / "open_clip_config.json"
+        if not config.is_file():
+            raise ValueError(f"MODEL={model_name!r} is not allowed: {config} does not exist (a local-dir folder "
+                             "holds open_clip_config.json and open_clip_model.safetensors).")
+        try:
+            return dict(json.loads(config.read_text())["model_cfg"])
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ValueError(f"MODEL={model_name!r} is not allowed: {config} has no readable 'model_cfg' "
+                             f"({type(e).__name__}: {e}).") from None
+    return open_clip.get_model_config(check_model_name(model_name))
 
 
 def create_clip(
@@ -62,7 +86,12 @@ def create_clip(
     pretrained tag (downloads; needs the network), or a local checkpoint file (.safetensors, .pt)."""
     check_model_name(model_name)
     dev = resolve_device(device)
-    if pretrained is None or pretrained == "":
+    if model_name.startswith(LOCAL_DIR):  # the folder holds the weights too
+        if pretrained not in (None, ""):
+            raise ValueError(f"PRETRAINED={str(pretrained)!r} is not allowed with MODEL={model_name!r}: a local-dir "
+                             "folder holds its own weights; leave PRETRAINED None.")
+        clip = open_clip.create_model(model_name, device=dev)
+    elif pretrained is None or pretrained == "":
         clip = open_clip.create_model(model_name, pretrained=None, device=dev)
     elif os.path.isfile(str(pretrained)) or Path(pretrained).suffix in (".safetensors", ".pt", ".pth", ".bin") \
             or os.path.sep in str(pretrained):
@@ -75,6 +104,12 @@ def create_clip(
         check_choice("PRETRAINED", pretrained, tags or ["(no tags for this model: give a checkpoint file)"])
         clip = open_clip.create_model(model_name, pretrained=str(pretrained), device=dev)
     return clip, open_clip.get_tokenizer(model_name), preprocess_for(clip)
+
+
+def image_size_of(model_name: str) -> int:
+    """The input size (pixels, square) of an open_clip config's image tower."""
+    size = model_config(model_name)["vision_cfg"]["image_size"]
+    return int(size[0] if isinstance(size, (tuple, list)) else size)
 
 
 def preprocess_for(model: torch.nn.Module) -> Callable:
@@ -163,7 +198,7 @@ def save_local_dir(model: torch.nn.Module, model_name: str, folder: str | os.Pat
     that never imported clipbook. Written into a temporary folder, then renamed."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    config = {"model_cfg": open_clip.get_model_config(check_model_name(model_name)),
+    config = {"model_cfg": model_config(model_name),
               "preprocess_cfg": dict(model.visual.preprocess_cfg)}
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -189,7 +224,7 @@ def clamp_logit_scale(model: torch.nn.Module) -> None:
 
 def has_logit_bias(model_name: str) -> bool:
     """Whether an open_clip config's model returns a learned logit bias (SigLIP's sigmoid loss needs it)."""
-    return open_clip.get_model_config(check_model_name(model_name)).get("init_logit_bias") is not None
+    return model_config(model_name).get("init_logit_bias") is not None
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:

@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from .models import create_clip, preprocess_for
+from .models import LOCAL_DIR, create_clip, preprocess_for
 from .utils import output_dir, resolve_device, resolve_profile, seed_everything
 
 
@@ -51,6 +51,17 @@ class NotebookCLIP:
         return f"NotebookCLIP({self.model_name} from {self.weights})"
 
 
+def check_pretrained(model_name: str | None, pretrained: str | os.PathLike | None,
+                     names: tuple[str, str] = ("MODEL", "PRETRAINED")) -> None:
+    """PRETRAINED needs MODEL: weights are only meaningful with the name of the config they belong to. `names`:
+    what the notebook calls the two parameters."""
+    model_param, weights_param = names
+    if model_name is None and pretrained not in (None, ""):
+        raise ValueError(f"{weights_param}={str(pretrained)!r} is not allowed without {model_param}: name the "
+                         f"open_clip config the weights belong to (e.g. {model_param}='ViT-B-32'), or leave both "
+                         "None for the workbook's own model.")
+
+
 def load_clip(model_name: str | None, pretrained: str | os.PathLike | None, profile: str,
               device: str | torch.device = "auto", seed: int = 0, progress: bool = True) -> NotebookCLIP:
     """MODEL=None and PRETRAINED=None: notebook 01's CLIP for `profile` (loaded from data/checkpoints, or trained
@@ -58,17 +69,15 @@ def load_clip(model_name: str | None, pretrained: str | os.PathLike | None, prof
     a local checkpoint). PRETRAINED without MODEL is an error: the weights need their config's name."""
     from .train import workbook_clip  # training is imported only when the workbook model is asked for
 
+    check_pretrained(model_name, pretrained)
     if model_name is None:
-        if pretrained not in (None, ""):
-            raise ValueError(f"PRETRAINED={str(pretrained)!r} is not allowed without MODEL: name the open_clip config "
-                             "the weights belong to (e.g. MODEL='ViT-B-32'), or leave both None for the workbook's "
-                             "own model.")
         trained = workbook_clip(profile, device=device, seed=seed, progress=progress)
         clip = NotebookCLIP(trained.model, trained.tokenizer, None, trained.model_name, str(trained.checkpoint))
     else:
         net, tokenizer, preprocess = create_clip(model_name, pretrained, device=device)
-        clip = NotebookCLIP(net, tokenizer, preprocess, model_name,
-                            "random init" if pretrained in (None, "") else str(pretrained))
+        weights = str(pretrained) if pretrained not in (None, "") else (
+            model_name if model_name.startswith(LOCAL_DIR) else "random init")  # a local-dir folder holds weights
+        clip = NotebookCLIP(net, tokenizer, preprocess, model_name, weights)
     if clip.preprocess is None:
         clip.preprocess = preprocess_for(clip.model)
     clip.model.eval()

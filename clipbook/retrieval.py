@@ -33,6 +33,31 @@ def encode_images(model: torch.nn.Module, images: np.ndarray | torch.Tensor, dev
 
 
 @torch.no_grad()
+def encode_pil_images(model: torch.nn.Module, images: Sequence, preprocess=None, device="auto",
+                      batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+    """L2-normalised image embeddings (N, D), float32 on the CPU, of images from outside clipbook's worlds
+    (PIL images, or files opened with `data.folders.open_rgb`) through open_clip's own preprocessing for the
+    model (`preprocess`; default: the one the model's preprocess config describes)."""
+    from tqdm.auto import tqdm
+
+    from .data.folders import open_rgb
+    from .models import preprocess_for
+
+    dev = resolve_device(device)
+    model.eval()
+    preprocess = preprocess or preprocess_for(model)
+    out = []
+    for i in tqdm(range(0, len(images), batch_size), desc="encoding images", disable=not progress, leave=False):
+        batch = [im if hasattr(im, "convert") else open_rgb(im) for im in images[i:i + batch_size]]
+        x = torch.stack([preprocess(im.convert("RGB")) for im in batch]).to(dev)
+        with autocast(dev):
+            out.append(model.encode_image(x, normalize=True).float().cpu())
+    if not out:
+        raise ValueError("images is empty: give at least one image to encode.")
+    return torch.cat(out)
+
+
+@torch.no_grad()
 def encode_texts(model: torch.nn.Module, tokenizer, texts: Sequence[str], device="auto",
                  batch_size: int = 1024) -> torch.Tensor:
     """L2-normalised text embeddings (N, D), float32 on the CPU."""

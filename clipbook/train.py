@@ -17,8 +17,8 @@ import torch
 
 from . import distributed, engine
 from .engine import TrainResult
-from .models import (check_model_name, clamp_logit_scale, create_clip, has_logit_bias, load_checkpoint, local_dir_for,
-                     save_local_dir)
+from .models import (LOCAL_DIR, check_model_name, clamp_logit_scale, create_clip, has_logit_bias, image_size_of,
+                     load_checkpoint, local_dir_for, model_config, save_local_dir)
 from .preprocess import normalizer
 from .profiles import profile_knobs
 from .utils import check_choice, check_positive, fp32_loss, seed_everything
@@ -98,6 +98,7 @@ def train_clip(
     captions: Sequence[Sequence[str]],
     model_name: str = "clipbook-tiny",
     *,
+    pretrained: str | Path | None = None,
     epochs: int = 10,
     batch_size: int = 256,
     lr: float = 1e-3,
@@ -116,7 +117,8 @@ def train_clip(
     evaluate: Callable[[torch.nn.Module, Any], dict[str, float]] | None = None,
     eval_at: Sequence[int] = (),
 ) -> TrainResult:
-    """Train `model_name` (an open_clip config) from scratch on images and their caption phrasings.
+    """Train `model_name` (an open_clip config) on images and their caption phrasings: from scratch, or fine-tune
+    the weights `pretrained` names (an open_clip tag, a checkpoint file; see `models.create_clip`).
 
     `images`: uint8 (N, H, W, 3). `captions`: for every image, one or more phrasings; each step picks
     one at random, so the text encoder sees the variety. With `cache=True`, a checkpoint trained with
@@ -127,6 +129,10 @@ def train_clip(
     `evaluate(model, tokenizer)` returns scalars recorded in `result.evaluations` after each step count in
     `eval_at`, beside "step", "samples" and "seconds" (training seconds, evaluations left out)."""
     check_model_name(model_name)
+    if model_name.startswith(LOCAL_DIR):  # its checkpoints could not be told apart from the folder's own weights
+        raise ValueError(f"MODEL={model_name!r} is not allowed for training: name the folder's open_clip config "
+                         "(model_cfg in its open_clip_config.json, e.g. MODEL='ViT-B-32') and its weights as "
+                         "PRETRAINED='<folder>/open_clip_model.safetensors' to fine-tune them.")
     check_positive("epochs", epochs)
     check_loss(loss, model_name)
     if len(captions) != len(images):
@@ -134,9 +140,11 @@ def train_clip(
     ctx, x_all = engine.start(images, batch_size, lr, warmup, weight_decay, compile, device)
     params = {"v": _TRAIN_VERSION, "model": model_name, "epochs": epochs, "batch_size": batch_size, "lr": lr,
               "weight_decay": weight_decay, "warmup": warmup, "seed": seed,
-              "config": open_clip.get_model_config(model_name)}
+              "config": model_config(model_name)}
     if loss != "auto":
         params["loss"] = loss
+    if pretrained not in (None, ""):
+        params["pretrained"] = _weights_id(pretrained)
     path = engine.checkpoint_path(model_name, engine.fingerprint(params, x_all, texts=captions),
                                   checkpoint_dir) if cache else None
     cached = engine.load_cached(path, lambda p: load_checkpoint(p, model_name=model_name, device=ctx.device),
@@ -145,7 +153,7 @@ def train_clip(
         return _with_local_dir(cached, ctx)
 
     seed_everything(seed)
-    clip, tokenizer, _ = create_clip(model_name, device=ctx.device)
+    clip, tokenizer, _ = create_clip(model_name, pretrained, device=ctx.device)
     (x_all,) = engine.on_device(ctx, x_all)
     method = clip_method(model_name, clip, tokenizer, x_all, captions, ctx, loss)
     if evaluate is not None:
@@ -155,6 +163,16 @@ def train_clip(
         weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_all.device, checkpoint=path,
         metadata={"params": params}, compile=compile, progress=progress, log_every=log_every,
         resume_seconds=resume_seconds, resume_steps=resume_steps), ctx)
+
+
+def _weights_id(pretrained: str | Path) -> str:
+    """What identifies starting weights in a cache key: a tag as it is; a file by its path, size and time, so that
+    a checkpoint trained again at the same path is not taken for the old one."""
+    path = Path(pretrained)
+    if path.is_file():
+        stat = path.stat()
+        return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return str(pretrained)
 
 
 def _with_local_dir(result: TrainResult, ctx: distributed.Context) -> TrainResult:
@@ -170,7 +188,7 @@ def world_for(model_name: str, **world_kwargs: Any):
     """The shapes world rendered at the model's input size (at most 64 px; larger inputs are upsampled)."""
     from .data import ShapesWorld
 
-    size = min(open_clip.get_model_config(check_model_name(model_name))["vision_cfg"]["image_size"], 64)
+    size = min(image_size_of(model_name), 64)
     return ShapesWorld(image_size=size, **world_kwargs)
 
 

@@ -25,6 +25,13 @@ def check_positive(name: str, value: Any, *, integer: bool = True) -> Any:
     return value
 
 
+def check_share(name: str, value: Any) -> float:
+    """Return `value` if it is a number strictly between 0 and 1, else raise naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 < value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed: give a share between 0 and 1, e.g. 0.5.")
+    return float(value)
+
+
 def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     """Return `value` if it is one of `allowed`, else raise naming `name` and the allowed values."""
     allowed = list(allowed)

@@ -41,6 +41,33 @@ def test_agrees_with_open_clip_classifier_and_preprocessing(clip, data):
     assert np.array_equal(ours, theirs)
 
 
+def test_fast_path_equals_open_clip_preprocessing_where_both_apply(clip, data):
+    """Images at the model's size: the uint8-on-device path gives open_clip's own preprocessing's input (resize
+    bicubic, centre crop, the model's mean and std) to float rounding, and so the same features as
+    `encode_pil_images`, the path for images from outside the worlds."""
+    from clipbook.preprocess import images_to_tensor, normalizer
+
+    model, _, preprocess = clip
+    fast = normalizer(model, torch.device("cpu"))(images_to_tensor(data.images))
+    theirs = torch.stack([preprocess(Image.fromarray(im)) for im in data.images])
+    assert fast.shape == theirs.shape and torch.allclose(fast, theirs, atol=1e-5)
+    pil = clipbook.encode_pil_images(model, [Image.fromarray(im) for im in data.images], preprocess, "cpu")
+    assert torch.allclose(clipbook.encode_images(model, data.images, "cpu"), pil, atol=1e-5)
+    # a non-square photo is cropped to its centre, not squeezed: a 2:1 image's outer halves do not count
+    wide = np.zeros((32, 64, 3), np.uint8)
+    wide[:, 16:48] = data.images[0]
+    assert torch.allclose(clipbook.encode_pil_images(model, [Image.fromarray(wide)], None, "cpu"), pil[:1], atol=1e-5)
+    # notebook 01's CAPTIONS_CSV path: open_clip's resize and crop kept as uint8, then the fast path, is open_clip's
+    # preprocessing whole, for photos of any shape
+    from clipbook.data.captions import centre_square
+
+    rng = np.random.default_rng(0)
+    for shape in [(97, 150, 3), (150, 97, 3), (20, 40, 3)]:
+        photo = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8))
+        ours = normalizer(model, torch.device("cpu"))(images_to_tensor(centre_square(photo, 32)[None]))
+        assert torch.allclose(ours, preprocess(photo)[None], atol=1e-5), shape
+
+
 def test_ensemble_equals_open_clip_multi_template(clip):
     model, tokenizer, _ = clip
     names = ["red circle", "blue star", "green square"]
@@ -212,5 +239,15 @@ def test_playground_logic_without_a_front_end(clip, data):
     assert "image='notes.txt' is not an image file" in pg.message and pg.uploaded is None
     pg._uploaded(({"name": "red.png", "type": "image/png", "size": 1, "content": memoryview(_png(size=(64, 64)))},))
     assert pg.uploaded_name == "red.png" and pg.message == ""
-    image, _ = pg.update()
+    image, probs = pg.update()
     assert image.shape == (32, 32, 3) and (image[..., 0] > 150).all()  # the red upload, not a gallery image
+    # scored through open_clip's preprocessing at the upload's own size, not from the square shown
+    direct = widgets.score(model, tokenizer, Image.open(io.BytesIO(_png(size=(64, 64)))), ["red circle", "blue star"],
+                           "a photo of a {}", "cpu")
+    assert probs.to_dict() == pytest.approx(direct.to_dict())
+    pg.labels.value = "red circle, blue star, green square"  # new labels keep the upload
+    image, probs = pg.update()
+    assert (image[..., 0] > 150).all() and len(probs) == 3
+    pg.picker.value = 1  # a gallery image replaces it
+    image, _ = pg.update()
+    assert np.array_equal(image, data.images[1]) and pg.uploaded is None

@@ -6,6 +6,7 @@ The tool knows nothing of the workbook's synthetic archive or of notebook 01's m
 its checkpoint (``clip:<checkpoint.safetensors>``) or open_clip tag (``open_clip:<model>:<pretrained>``),
 and a box to blank is given as page fractions. Notebook 04's title-block analysis is `clipbook.anchoring`.
 """
+from .archive import Archive, leave_one_out, read_archive
 from .cli import main
 from .encoders import (ENCODER_SPECS, Encoder, clip_encoder, encoder_from_result, load_encoder, pixel_encoder,
                        simclr_encoder, stroke_kernel, thicken_strokes)
@@ -13,7 +14,7 @@ from .index import INDEX_KINDS, PageIndex, index_folder, mask_box
 from .metrics import ranking_metrics
 
 __all__ = [
-    "ENCODER_SPECS", "INDEX_KINDS", "Encoder", "PageIndex", "clip_encoder", "encoder_from_result", "index_folder",
+    "Archive", "ENCODER_SPECS", "INDEX_KINDS", "Encoder", "leave_one_out", "read_archive", "PageIndex", "clip_encoder", "encoder_from_result", "index_folder",
     "load_encoder", "main", "mask_box", "pixel_encoder", "ranking_metrics", "simclr_encoder", "stroke_kernel",
     "thicken_strokes",
 ]

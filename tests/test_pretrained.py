@@ -1,0 +1,82 @@
+"""Real pretrained CLIPs, offline: a randomly initialised ViT-B-32, saved the two ways weights reach a user (an
+open_clip checkpoint file, as open_clip's downloads are, and an open_clip ``local-dir:`` folder), stands in for
+downloaded weights. The same code path then serves ``PRETRAINED="openai"`` to a user who is online."""
+from pathlib import Path
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+from PIL import Image
+
+import clipbook
+from clipbook.runner import run_notebook
+
+NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+
+
+@pytest.fixture(scope="module")
+def vit(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vit")
+    torch.manual_seed(0)
+    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32")
+    model.eval()
+    checkpoint = root / "vit-b-32.pt"
+    torch.save(model.state_dict(), checkpoint)  # a plain state dict: what open_clip's download cache holds
+    folder = clipbook.models.save_local_dir(model, "ViT-B-32", root / "vit-b-32.open_clip")
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (180, 300, 3), dtype=np.uint8))
+    with torch.no_grad():
+        expected = model.encode_image(preprocess(photo)[None], normalize=True)
+    return checkpoint, folder, photo, expected
+
+
+def test_a_checkpoint_and_a_local_dir_load_the_same_model_with_its_preprocessing(vit):
+    checkpoint, folder, photo, expected = vit
+    for model_name, pretrained in (("ViT-B-32", str(checkpoint)), (f"local-dir:{folder}", None)):
+        clip = clipbook.load_clip(model_name, pretrained, "quick", "cpu")
+        assert clip.weights == (pretrained or model_name) and clip.model_name == model_name
+        assert clip.preprocess.transforms[0].size == 224  # open_clip's 224-px resize, not clipbook's worlds' 32
+        got = clipbook.encode_pil_images(clip.model, [photo], clip.preprocess, "cpu")
+        assert torch.allclose(got, expected, atol=1e-5), model_name
+    assert clipbook.image_size_of(f"local-dir:{folder}") == 224
+
+
+def test_bad_local_dirs_and_their_misuse_are_clear_errors(vit, tmp_path):
+    checkpoint, folder, _, _ = vit
+    with pytest.raises(ValueError, match=r"MODEL='local-dir:.*nowhere' is not allowed: .*open_clip_config.json does "
+                                         r"not exist"):
+        clipbook.load_clip(f"local-dir:{tmp_path / 'nowhere'}", None, "quick", "cpu")
+    with pytest.raises(ValueError, match=r"PRETRAINED=.* is not allowed with MODEL='local-dir:.*': a local-dir folder "
+                                         r"holds its own weights"):
+        clipbook.load_clip(f"local-dir:{folder}", str(checkpoint), "quick", "cpu")
+    with pytest.raises(ValueError, match=r"MODEL='local-dir:.*' is not allowed for training: .*PRETRAINED="):
+        clipbook.train_clip(np.zeros((4, 224, 224, 3), np.uint8), [["a"]] * 4, f"local-dir:{folder}", cache=False)
+
+
+@pytest.mark.notebook
+def test_02_runs_on_your_folder_with_a_local_dir_vit(vit, tmp_path):
+    """Notebook 02 on a reader's class folder with MODEL='local-dir:...': its zero-shot accuracy is the one the
+    folder's images give through open_clip's own preprocessing and classifier, computed here apart."""
+    _, folder, _, _ = vit
+    root = tmp_path / "photos"
+    rng = np.random.default_rng(1)
+    for c, name in enumerate(["red_car", "blue_boat", "green_tree"]):
+        (root / name).mkdir(parents=True)
+        for k in range(4):
+            Image.fromarray(rng.integers(0, 256, (90 + 20 * k, 120, 3), dtype=np.uint8)).save(root / name / f"{k}.jpg")
+    m = run_notebook(NOTEBOOKS / "02_zero_shot_transfer.ipynb", tmp_path / "out", profile="quick", device="cpu",
+                     parameters={"DATA_DIR": str(root), "MODEL": f"local-dir:{folder}", "FEW_SHOT_KS": [1, 2]},
+                     log_output=False)
+    assert (m["model"], m["weights"], m["n_classes"], m["n_images"]) == (f"local-dir:{folder}", f"local-dir:{folder}", 3, 12)
+    # the same test split, scored apart with open_clip's own preprocessing and zero-shot classifier
+    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+    tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
+    data = clipbook.data.class_folders(root)
+    _, test = clipbook.data.stratified_split(data.labels, 0.5, 0)
+    with torch.no_grad():
+        feats = model.eval().encode_image(torch.stack([preprocess(Image.open(data.paths[i])) for i in test]),
+                                          normalize=True)
+        weights = open_clip.build_zero_shot_classifier(model, tokenizer, data.class_names, ["a photo of a {}."],
+                                                       device="cpu")
+    expected = float(((feats @ weights).argmax(-1).numpy() == data.labels[test]).mean())
+    assert m["zero_shot_acc"] == pytest.approx(expected) and m["n_test"] == len(test)
