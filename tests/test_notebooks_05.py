@@ -6,12 +6,14 @@ English class names 0.54 against 0.03 for Spanish ones (chance 1/36; a one-attri
 The bars sit between those figures and the other side of each lesson, with margins of several standard errors
 (360 images per task on the quick profile: about 0.025).
 """
+import re
 from pathlib import Path
 
 import papermill as pm
 import pytest
 
 from clipbook.runner import run_notebook
+from nbcells import first_error
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 pytestmark = pytest.mark.notebook
@@ -52,12 +54,22 @@ def test_05_out_of_distribution_digits_and_unseen_words(nb05):
     assert nb05["unseen_words_acc"] <= 0.1, nb05["unseen_words_acc"]
 
 
-@pytest.mark.parametrize("parameters, message", [
+BAD_05 = [
     ({"N_PER_TASK": 0}, r"N_PER_TASK=0 is not allowed"),
     ({"PRETRAINED": "some.safetensors"}, r"PRETRAINED='some.safetensors' is not allowed without MODEL"),
-])
+]
+NOTEBOOK = NOTEBOOKS / "05_limitations.ipynb"
+
+
+@pytest.mark.parametrize("parameters, message", BAD_05)
 def test_05_bad_parameters_fail_with_a_clear_message(parameters, message, tmp_path):
+    error = first_error(NOTEBOOK, {"OUTPUT_DIR": str(tmp_path), "PROFILE": "quick", **parameters})
+    assert re.search(message, str(error)), error
+
+
+def test_05_a_bad_parameter_fails_the_papermill_run(tmp_path):
+    parameters, message = BAD_05[0]
     with pytest.raises(pm.PapermillExecutionError, match=message):
-        pm.execute_notebook(str(NOTEBOOKS / "05_limitations.ipynb"), str(tmp_path / "out.ipynb"),
+        pm.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"),
                             parameters={"OUTPUT_DIR": str(tmp_path), "PROFILE": "quick", **parameters},
                             cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
