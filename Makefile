@@ -9,7 +9,7 @@ DEVICE  ?= auto
 export LIGHTLY_DID_VERSION_CHECK := True
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run test unit notebooks lab bench bench-learning bench-gpu clean
+.PHONY: setup run test unit notebooks test-browser lab bench bench-learning bench-gpu clean
 
 setup: $(STAMP)
 
@@ -28,10 +28,19 @@ test: setup
 	$(PY) -m pytest
 
 unit: setup
-	$(PY) -m pytest -m "not notebook"
+	$(PY) -m pytest -m "not notebook and not browser"
 
 notebooks: setup
 	$(PY) -m pytest -m notebook
+
+## Notebook 03 and its playground in a real browser: JupyterLab driven by Playwright (PyPI) in headless Chromium
+## (Debian's package, installed here when missing; Playwright's own browser download cannot work offline).
+CHROMIUM ?= /usr/bin/chromium
+test-browser: setup
+	test -x $(CHROMIUM) || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
+	$(PY) -c "import playwright" 2>/dev/null || \
+	  $(PY) -m pip install --quiet --disable-pip-version-check playwright -c constraints.txt
+	CLIPBOOK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -m browser tests/browser
 
 ## JupyterLab on the environment, with its kernel registered.
 lab: setup

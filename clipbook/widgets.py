@@ -39,7 +39,8 @@ def open_image(source: str | os.PathLike | bytes | Image.Image | np.ndarray, nam
             image = Image.open(Path(source))
         image.load()
     except (UnidentifiedImageError, OSError, TypeError, ValueError) as e:
-        raise ValueError(f"image={name!r} is not an image file PIL can read ({type(e).__name__}: {e}).") from None
+        why = "not a format PIL reads" if isinstance(e, UnidentifiedImageError) else f"{type(e).__name__}: {e}"
+        raise ValueError(f"image={name!r} is not an image file PIL can read ({why}).") from None
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")  # transparency on white paper, not on black
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)

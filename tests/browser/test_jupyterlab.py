@@ -1,0 +1,164 @@
+"""Notebook 03 in a real browser: JupyterLab on the project's environment, driven by Playwright in headless Chromium.
+
+`make test-browser` runs it (Debian's chromium, Playwright from PyPI launched with `executable_path`; Playwright's
+own browser download cannot work offline). It opens notebook 03 with papermill's parameters injected (a quick
+profile, a small split), runs every cell from JupyterLab's Run menu, and drives the playground the way a reader
+does: new labels change the bars, an uploaded image gets its own bars, an uploaded non-image gets a message that
+names the file.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).parents[2]
+CHROMIUM = os.environ.get("CLIPBOOK_CHROMIUM", "/usr/bin/chromium")
+# what a headless Chromium needs on a machine without a network or a sandbox (the background services would try
+# to reach Google's hosts at every start)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving a folder with notebook 03 (parameters injected as papermill does), on a free port."""
+    import papermill as pm
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make test-browser does it), or point "
+                    "CLIPBOOK_CHROMIUM at a Chromium.")
+    folder = tmp_path_factory.mktemp("lab")
+    (folder / "data").symlink_to(ROOT / "data")  # the workbook CLIP's cache: a checkpoint other runs made is reused
+    notebook = folder / "03_prompt_sensitivity.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / notebook.name), str(notebook), prepare_only=True,
+                        parameters={"PROFILE": "quick", "DEVICE": "cpu", "N_PER_CLASS": 4, "GREEDY_MAX": 2,
+                                    "OUTPUT_DIR": str(folder / "out")}, progress_bar=False)
+    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], check=True,
+                   capture_output=True)
+    port, token = _free_port(), "clipbook-browser-test"
+    log = open(folder / "jupyter.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}", "--LabApp.news_url=",
+         "--allow-root"],  # CI and containers run as root
+        stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None:
+                pytest.fail(f"jupyter lab exited: {(folder / 'jupyter.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("jupyter lab did not answer within 120 s")
+    yield f"{url}/lab/tree/{notebook.name}?token={token}", folder
+    server.terminate()
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+
+
+def _bars(page) -> str:
+    """The source of the figure the playground's output shows now (its bars)."""
+    image = page.locator(".widget-output img").last  # ipywidgets 8's Output widget
+    image.wait_for(state="visible", timeout=60_000)
+    return image.get_attribute("src")
+
+
+def _wait_for_new_bars(page, before: str, what: str) -> str:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        now = _bars(page)
+        if now != before:
+            return now
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the playground's bars did not change after {what}")
+
+
+def _run_all_cells(page) -> None:
+    """Run > Run All Cells; a click that lands while the kernel is still settling is lost, so it is repeated until
+    a code cell shows it ran or runs (its prompt gets a number or a star)."""
+    started = page.locator(".jp-CodeCell .jp-InputPrompt").filter(has_text=re.compile(r"\[[0-9*]+\]"))
+    for _ in range(5):
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            raise AssertionError(f"JupyterLab shows a dialog: {dialog.first.inner_text()!r}")
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if started.count():
+                return
+            page.wait_for_timeout(500)
+    raise AssertionError("JupyterLab did not start running the notebook after five clicks on Run All Cells")
+
+
+def test_notebook_03_and_its_playground_in_chromium(lab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url, folder = lab
+    png = io.BytesIO()
+    Image.new("RGB", (90, 60), (220, 30, 30)).save(png, format="PNG")
+    (tmp_path / "red.png").write_bytes(png.getvalue())
+    (tmp_path / "notes.txt").write_text("this is not an image")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.locator(".jp-Notebook").wait_for(timeout=120_000)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+        _run_all_cells(page)
+        # the playground: its labels box appears when its cell has run, its bars once it has refreshed
+        labels = page.locator(".widget-text", has_text="labels").locator("input")
+        labels.wait_for(timeout=600_000)
+        labels.scroll_into_view_if_needed()  # JupyterLab renders only the cells near the view
+        first = _bars(page)
+
+        labels.fill("red circle, blue star, green square")
+        labels.press("Enter")
+        second = _wait_for_new_bars(page, first, "new labels")
+
+        with page.expect_file_chooser() as chooser:
+            page.locator(".widget-upload").click()
+        chooser.value.set_files(str(tmp_path / "red.png"))
+        _wait_for_new_bars(page, second, "uploading red.png")
+
+        with page.expect_file_chooser() as chooser:
+            page.locator(".widget-upload").click()
+        chooser.value.set_files(str(tmp_path / "notes.txt"))
+        page.locator(".widget-output", has_text="image='notes.txt' is not an image file").wait_for(timeout=60_000)
+
+        # the whole notebook ran: its last cell wrote the metrics
+        page.screenshot(path=str(folder / "out" / "browser.png"), full_page=False)
+        deadline = time.time() + 600
+        while not (folder / "out" / "metrics.json").is_file() and time.time() < deadline:
+            page.wait_for_timeout(1000)
+        browser.close()
+    assert (folder / "out" / "metrics.json").is_file(), "notebook 03 did not run to its end in JupyterLab"
+    if os.environ.get("CLIPBOOK_BROWSER_SCREENSHOT"):
+        shutil.copy(folder / "out" / "browser.png", os.environ["CLIPBOOK_BROWSER_SCREENSHOT"])
