@@ -11,7 +11,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torchmetrics.retrieval import RetrievalHitRate
 
 from .preprocess import images_to_tensor, normalizer
 from .utils import autocast, resolve_device
@@ -80,6 +79,8 @@ def chance_hit_rate(n_relevant: np.ndarray, n_candidates: int, k: int) -> float:
 
 def hit_rate(similarity: torch.Tensor, relevant: torch.Tensor, k: int) -> float:
     """torchmetrics' RetrievalHitRate@k over a (queries x candidates) score and relevance matrix."""
+    from torchmetrics.retrieval import RetrievalHitRate  # here, not at import: torchmetrics pulls in scipy.signal
+
     q, c = similarity.shape
     metric = RetrievalHitRate(top_k=k)
     indexes = torch.arange(q).repeat_interleave(c)
