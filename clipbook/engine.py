@@ -19,6 +19,7 @@ The library calls ``backward()`` here and nowhere else.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import math
@@ -26,7 +27,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -231,6 +232,42 @@ def checkpoint_path(name: str, key: str, checkpoint_dir: str | Path | None = Non
 def resume_path(checkpoint: Path) -> Path:
     """The resumable state beside a checkpoint that is not finished yet."""
     return checkpoint.with_name(checkpoint.name.replace(".safetensors", ".resume.pt"))
+
+
+try:  # POSIX; elsewhere two processes asking for one checkpoint both train it (and the last rename wins)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+
+@contextlib.contextmanager
+def cache_lock(path: Path | None, ctx: distributed.Context) -> Iterator[None]:
+    """Hold `path`'s lock file (``<checkpoint>.lock``) while this process loads or trains that checkpoint, so that
+    two notebooks asking for the same model at once train it once: the second waits, then loads the first's. A
+    no-op without a path, and under several processes (their ranks train one model together)."""
+    if path is None or ctx.distributed or fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"Another process is training {path.name}: waiting for it, then loading its checkpoint.",
+                  flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def load_or_train(path: Path | None, ctx: distributed.Context, load: Callable[[], TrainResult | None],
+                  train: Callable[[], TrainResult]) -> TrainResult:
+    """`load()` (the cached result at `path`, or None) or else `train()`, under `cache_lock(path, ctx)`."""
+    with cache_lock(path, ctx):
+        cached = load()
+        return cached if cached is not None else train()
 
 
 def load_cached(path: Path | None, load: Callable[[Path], torch.nn.Module], model_name: str,

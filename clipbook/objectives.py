@@ -261,29 +261,30 @@ def train_objective(
                                   checkpoint_dir) if cache else None
     vocab = WordVocab([c for cs in captions for c in cs] + list(class_prompts))
 
-    cached = engine.load_cached(path, lambda p: _load_objective(p, _CLASSES[objective](model_name, vocab), dev), name)
-    if cached is not None:
-        return _with_loss_curve(cached)
+    def train() -> TrainResult:
+        seed_everything(seed)
+        obj = _CLASSES[objective](model_name, vocab).to(dev)
+        normalize = normalizer(obj, dev)
+        table, phrasing = engine.on_device(ctx, *tokenize_phrasings(obj.encode_texts, captions))
+        prompts = obj.encode_texts(list(class_prompts)).to(dev)
+        (x_dev,) = engine.on_device(ctx, x_all)
 
-    seed_everything(seed)
-    obj = _CLASSES[objective](model_name, vocab).to(dev)
-    normalize = normalizer(obj, dev)
-    table, phrasing = engine.on_device(ctx, *tokenize_phrasings(obj.encode_texts, captions))
-    prompts = obj.encode_texts(list(class_prompts)).to(dev)
-    (x_all,) = engine.on_device(ctx, x_all)
+        def batch_loss(net, idx, gen):
+            pick = torch.randint(phrasing.shape[1], (len(idx),), generator=gen, device=idx.device)
+            texts = table[phrasing[idx, pick]].to(dev, non_blocking=True)
+            return net.loss(normalize(x_dev[idx]), texts), {}
 
-    def batch_loss(net, idx, gen):
-        pick = torch.randint(phrasing.shape[1], (len(idx),), generator=gen, device=idx.device)
-        texts = table[phrasing[idx, pick]].to(dev, non_blocking=True)
-        return net.loss(normalize(x_all[idx]), texts), {}
+        method = engine.Method(name, obj, batch_loss, after_step=obj.after_step,
+                               evaluate=lambda: {"accuracy": zero_shot_accuracy(obj, x_eval, labels, prompts,
+                                                                                normalize)})
+        eval_at = sorted(set(np.geomspace(max(1.0, steps / 32), steps, n_evals).round().astype(int).tolist()))
+        return engine.fit(method, n=len(x_dev), steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                          warmup=warmup, seed=seed, ctx=ctx, data_device=x_dev.device, checkpoint=path,
+                          metadata={"params": params}, progress=progress, eval_at=eval_at)
 
-    method = engine.Method(name, obj, batch_loss, after_step=obj.after_step,
-                           evaluate=lambda: {"accuracy": zero_shot_accuracy(obj, x_eval, labels, prompts, normalize)})
-    eval_at = sorted(set(np.geomspace(max(1.0, steps / 32), steps, n_evals).round().astype(int).tolist()))
-    return _with_loss_curve(engine.fit(method, n=len(x_all), steps=steps, batch_size=batch_size, lr=lr,
-                                       weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx,
-                                       data_device=x_all.device, checkpoint=path, metadata={"params": params},
-                                       progress=progress, eval_at=eval_at))
+    def load() -> TrainResult | None:
+        return engine.load_cached(path, lambda p: _load_objective(p, _CLASSES[objective](model_name, vocab), dev), name)
+    return _with_loss_curve(engine.load_or_train(path, ctx, load, train))
 
 
 def _load_objective(path: Path, objective: nn.Module, device: torch.device) -> nn.Module:

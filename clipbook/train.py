@@ -147,22 +147,23 @@ def train_clip(
         params["pretrained"] = _weights_id(pretrained)
     path = engine.checkpoint_path(model_name, engine.fingerprint(params, x_all, texts=captions),
                                   checkpoint_dir) if cache else None
-    cached = engine.load_cached(path, lambda p: load_checkpoint(p, model_name=model_name, device=ctx.device),
-                                model_name, open_clip.get_tokenizer(model_name))
-    if cached is not None:
-        return _with_local_dir(cached, ctx)
+    def train() -> TrainResult:
+        seed_everything(seed)
+        clip, tokenizer, _ = create_clip(model_name, pretrained, device=ctx.device)
+        (x_dev,) = engine.on_device(ctx, x_all)
+        method = clip_method(model_name, clip, tokenizer, x_dev, captions, ctx, loss)
+        if evaluate is not None:
+            method.evaluate = lambda: evaluate(clip, tokenizer)
+        return engine.fit(
+            method, n=len(x_dev), steps=epochs * (len(x_dev) // batch_size), eval_at=eval_at, batch_size=batch_size,
+            lr=lr, weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_dev.device,
+            checkpoint=path, metadata={"params": params}, compile=compile, progress=progress, log_every=log_every,
+            resume_seconds=resume_seconds, resume_steps=resume_steps)
 
-    seed_everything(seed)
-    clip, tokenizer, _ = create_clip(model_name, pretrained, device=ctx.device)
-    (x_all,) = engine.on_device(ctx, x_all)
-    method = clip_method(model_name, clip, tokenizer, x_all, captions, ctx, loss)
-    if evaluate is not None:
-        method.evaluate = lambda: evaluate(clip, tokenizer)
-    return _with_local_dir(engine.fit(
-        method, n=len(x_all), steps=epochs * (len(x_all) // batch_size), eval_at=eval_at, batch_size=batch_size, lr=lr,
-        weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_all.device, checkpoint=path,
-        metadata={"params": params}, compile=compile, progress=progress, log_every=log_every,
-        resume_seconds=resume_seconds, resume_steps=resume_steps), ctx)
+    def load() -> TrainResult | None:
+        return engine.load_cached(path, lambda p: load_checkpoint(p, model_name=model_name, device=ctx.device),
+                                  model_name, open_clip.get_tokenizer(model_name))
+    return _with_local_dir(engine.load_or_train(path, ctx, load, train), ctx)
 
 
 def _weights_id(pretrained: str | Path) -> str:

@@ -11,6 +11,7 @@ import torch
 from safetensors import safe_open
 
 import clipbook
+from clipbook import distributed, engine
 from clipbook import train as train_module
 from clipbook.retrieval import chance_hit_rate, retrieval_metrics
 
@@ -54,6 +55,33 @@ def test_rerun_loads_the_cached_checkpoint(tiny_data, tmp_data):
     first.checkpoint.write_bytes(b"broken")
     redone = clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", **kw)
     assert not redone.loaded and clipbook.checkpoint_info(redone.checkpoint)["model"] == "clipbook-tiny"
+
+
+_TRAIN_TINY = """
+import clipbook
+data = clipbook.ShapesWorld(32).dataset(64, "train", seed=0, cache=False)
+r = clipbook.train_clip(data.images, data.all_captions(), "clipbook-tiny", epochs=1, batch_size=16, lr=1e-3,
+                        device="cpu", progress=False, seed=1)
+print("RESULT", r.loaded, r.checkpoint)
+"""
+
+
+def test_a_second_process_waits_for_the_first_then_loads_its_checkpoint(tiny_data, tmp_data):
+    """Two notebooks asking for one model at once train it once: while a process holds the checkpoint's lock
+    (here: this test, standing in for a run in progress), another waits, then loads what the first wrote."""
+    first = clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", epochs=1, batch_size=16,
+                                lr=1e-3, device="cpu", progress=False, seed=1)
+    kept = first.checkpoint.with_name("kept.safetensors")
+    first.checkpoint.rename(kept)  # as if it were still being trained
+    with engine.cache_lock(first.checkpoint, distributed.setup("cpu")):
+        other = subprocess.Popen([sys.executable, "-c", _TRAIN_TINY], stdout=subprocess.PIPE, text=True)
+        assert "waiting for it" in other.stdout.readline()
+        time.sleep(1)
+        assert other.poll() is None  # still waiting, not training its own
+        kept.rename(first.checkpoint)  # the first run finishes: its checkpoint lands, then the lock is released
+    out, _ = other.communicate(timeout=120)
+    assert other.returncode == 0
+    assert f"RESULT True {first.checkpoint}" in out
 
 
 def test_logit_scale_is_clamped_at_100(tiny_data, tmp_data, monkeypatch):
