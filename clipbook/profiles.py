@@ -28,16 +28,18 @@ PROFILE_TABLES: dict[str, dict[str, dict[str, Any]]] = {
         "quick": dict(n_per_class=20),
         "full": dict(n_per_class=100),
     },
-    # notebook 04's archive: pages, query drawings, page side, correlation sweep, occlusion maps, t-SNE points
+    # notebook 04's archive: pages, query drawings, page side, correlation sweep, occlusion maps, t-SNE points,
+    # scan-realism sweep (on sweep_pages pages)
     "drawings": {
         "quick": dict(n_pages=2_000, n_queries=300, page_size=128, sweep=[0.0, 0.5, 1.0], sweep_pages=600,
-                      occlusion=3, tsne_points=600),
+                      occlusion=3, tsne_points=600, realism_sweep=[0.0, 0.5, 1.0]),
         "full": dict(n_pages=20_000, n_queries=2_000, page_size=224, sweep=[0.0, 0.25, 0.5, 0.75, 1.0],
-                     sweep_pages=4_000, occlusion=6, tsne_points=2_000),
+                     sweep_pages=4_000, occlusion=6, tsne_points=2_000, realism_sweep=[0.0, 0.25, 0.5, 0.75, 1.0]),
     },
-    # train_simclr in notebook 04 and the search tool's `simclr` encoder: about a minute on a 2-core CPU (quick)
+    # train_simclr in notebook 04 and the search tool's `simclr` encoder: about two minutes on a 2-core CPU (quick);
+    # 12 epochs, not 4: on scanned pages (SCAN_REALISM=1) 4 epochs leave SimCLR too close to raw pixels
     "simclr": {
-        "quick": dict(input_size=48, epochs=4, batch_size=128, lr=2e-3, temperature=0.2),
+        "quick": dict(input_size=48, epochs=12, batch_size=128, lr=2e-3, temperature=0.2),
         "full": dict(input_size=128, epochs=30, batch_size=512, lr=2e-3, temperature=0.2),
     },
     # notebook 05: test images per task, labelled images per class for the pixel baselines

@@ -30,7 +30,7 @@ from .preprocess import images_to_tensor
 from .utils import autocast, check_positive, fp32_loss, resolve_device, seed_everything
 
 SIMCLR_MODEL = "simclr-resnet18"
-_TRAIN_VERSION = 1
+_TRAIN_VERSION = 2  # 2: views made for scans (zoom out, aspect, noise)
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics, as torchvision's ResNets
 
 
@@ -62,20 +62,23 @@ class SimCLR(torch.nn.Module):
 
 
 class DrawingAugment(torch.nn.Module):
-    """Random views of pages for SimCLR, batched on the device, chosen for line drawings on white paper.
+    """Random views of pages for SimCLR, batched on the device, chosen for scanned line drawings on paper.
 
     lightly's ``SimCLRTransform`` works image by image on PIL images in a DataLoader, and its defaults
     (crops down to 8% of the image, strong colour jitter, flips) suit photos. Here every sample gets its
-    own random affine warp (crop of 35-100% of the page area, aspect 3:4 to 4:3, a few degrees of
-    rotation) in one ``grid_sample``, pen strokes thickened at random (scans differ in line weight),
-    blur, paper tone and contrast jitter, a blank patch (paper coloured) and, for the occasional colour
-    page, greyscale. No flips: a mirrored page is not a page an archive holds."""
+    own random affine warp in one ``grid_sample``: a crop of `crop_scale` of the page area (above 1, the
+    page shrunk onto more paper, as a scan holds its views at another scale), aspect up to `max_aspect`
+    either way (sheets read squashed onto a square), a few degrees of rotation; pen strokes thickened at
+    random (scans differ in line weight), blur, paper tone and contrast jitter, sensor noise, a blank patch
+    (paper coloured) and, for the occasional colour page, greyscale. No flips: a mirrored page is not a page
+    an archive holds."""
 
-    def __init__(self, input_size: int, crop_scale: tuple[float, float] = (0.35, 1.0), max_degrees: float = 4.0,
-                 p_thicken: float = 0.3, p_blur: float = 0.3, p_erase: float = 0.5, p_grey: float = 0.3) -> None:
+    def __init__(self, input_size: int, crop_scale: tuple[float, float] = (0.35, 1.6), max_degrees: float = 5.0,
+                 p_thicken: float = 0.3, p_blur: float = 0.4, p_erase: float = 0.5, p_grey: float = 0.3,
+                 max_aspect: float = 1.5, noise: float = 0.04) -> None:
         super().__init__()
         self.input_size = int(input_size)
-        self.crop_scale, self.max_degrees = crop_scale, max_degrees
+        self.crop_scale, self.max_degrees, self.max_aspect, self.noise = crop_scale, max_degrees, max_aspect, noise
         self.p_thicken, self.p_blur, self.p_erase, self.p_grey = p_thicken, p_blur, p_erase, p_grey
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
@@ -91,18 +94,21 @@ class DrawingAugment(torch.nn.Module):
         # thicker strokes: ink spreads to the 3x3 neighbourhood (a min-pool on the bright paper)
         chosen = torch.nonzero(u(b) < self.p_thicken).flatten()
         x = x.index_copy(0, chosen, -F.max_pool2d(-x[chosen], 3, stride=1, padding=1))
-        # random resized crop with a little rotation, as one affine warp per sample
+        # random resized crop (or zoom out onto paper) with a little rotation, as one affine warp per sample
         lo, hi = self.crop_scale
         area = lo + (hi - lo) * u(b)
-        log_ratio = (u(b) * 2 - 1) * math.log(4 / 3)
-        sx = torch.sqrt(area * torch.exp(log_ratio)).clamp(max=1.0)
-        sy = torch.sqrt(area / torch.exp(log_ratio)).clamp(max=1.0)
-        tx, ty = (u(b) * 2 - 1) * (1 - sx), (u(b) * 2 - 1) * (1 - sy)
+        log_ratio = (u(b) * 2 - 1) * math.log(self.max_aspect)
+        top = max(1.0, math.sqrt(hi) * math.sqrt(self.max_aspect))
+        sx = torch.sqrt(area * torch.exp(log_ratio)).clamp(max=top)
+        sy = torch.sqrt(area / torch.exp(log_ratio)).clamp(max=top)
+        tx, ty = (u(b) * 2 - 1) * (1 - sx).abs(), (u(b) * 2 - 1) * (1 - sy).abs()
         angle = (u(b) * 2 - 1) * math.radians(self.max_degrees)
         cos, sin = torch.cos(angle), torch.sin(angle)
         theta = torch.stack([torch.stack([sx * cos, -sy * sin, tx], 1), torch.stack([sx * sin, sy * cos, ty], 1)], 1)
         grid = F.affine_grid(theta, (b, 3, self.input_size, self.input_size), align_corners=False)
-        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        # outside the page is paper: the page's brightest tenth, warped as the difference to it
+        paper = torch.quantile(x.mean(1).flatten(1), 0.9, dim=1).view(b, 1, 1, 1)
+        x = F.grid_sample(x - paper, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + paper
         # blur, blended in by a random amount
         blurred = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
         w = (u(b) < self.p_blur).float() * u(b)
@@ -122,7 +128,9 @@ class DrawingAugment(torch.nn.Module):
         x = torch.where((u(b) < self.p_grey).view(b, 1, 1, 1), grey.expand_as(x), x)
         contrast = (0.7 + 0.6 * u(b)).view(b, 1, 1, 1)
         tone = (u(b) * 0.15 - 0.1).view(b, 1, 1, 1)
-        x = ((x - 1) * contrast + 1 + tone).clamp(0, 1)
+        x = (x - 1) * contrast + 1 + tone
+        x = (x + self.noise * u(b).view(b, 1, 1, 1) * torch.randn(x.shape, generator=generator,
+                                                                  device=pages.device).to(dev)).clamp(0, 1)
         return (x - self.mean) / self.std
 
 
@@ -220,17 +228,19 @@ def train_simclr(
               "batch_size": batch_size, "lr": lr, "temperature": temperature, "weight_decay": weight_decay,
               "warmup": warmup, "projection_dim": projection_dim, "seed": seed}
     path = engine.checkpoint_path(SIMCLR_MODEL, engine.fingerprint(params, x_all), checkpoint_dir) if cache else None
-    cached = engine.load_cached(path, lambda p: load_simclr(p, device=ctx.device), SIMCLR_MODEL)
-    if cached is not None:
-        return cached
+    def train() -> TrainResult:
+        seed_everything(seed)
+        model = SimCLR(input_size, projection_dim).to(ctx.device)
+        # channels_last: the convolution layout tensor cores (and oneDNN on a CPU, 4-10% here) run fastest
+        model = model.to(memory_format=torch.channels_last)
+        (x_dev,) = engine.on_device(ctx, x_all)
+        method = simclr_method(model, x_dev, temperature, ctx)
+        return engine.fit(method, n=len(x_dev), steps=epochs * (len(x_dev) // batch_size), batch_size=batch_size,
+                          lr=lr, weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_dev.device,
+                          checkpoint=path, metadata={"params": params}, compile=compile, progress=progress,
+                          log_every=log_every, resume_seconds=resume_seconds, resume_steps=resume_steps)
 
-    seed_everything(seed)
-    model = SimCLR(input_size, projection_dim).to(ctx.device)
-    # channels_last: the convolution layout tensor cores (and oneDNN on a CPU, 4-10% here) run fastest
-    model = model.to(memory_format=torch.channels_last)
-    (x_all,) = engine.on_device(ctx, x_all)
-    method = simclr_method(model, x_all, temperature, ctx)
-    return engine.fit(method, n=len(x_all), steps=epochs * (len(x_all) // batch_size), batch_size=batch_size,
-                      lr=lr, weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_all.device,
-                      checkpoint=path, metadata={"params": params}, compile=compile, progress=progress,
-                      log_every=log_every, resume_seconds=resume_seconds, resume_steps=resume_steps)
+    def load() -> TrainResult | None:
+        return engine.load_cached(path, lambda p: load_simclr(p, device=ctx.device), SIMCLR_MODEL)
+
+    return engine.load_or_train(path, ctx, load, train)

@@ -169,3 +169,56 @@ def test_empty_or_missing_folder_is_a_clear_error(tmp_path):
     (tmp_path / "bad" / "x.png").write_bytes(b"junk")
     with pytest.warns(UserWarning, match="x.png"), pytest.raises(ValueError, match="no readable page"):
         pdf.read_folder(tmp_path / "bad", 64)
+
+
+# ---------------------------------------------------------------------------------------------- scan realism
+@pytest.fixture(scope="module")
+def scans():
+    return PageCorpus(page_size=64, realism=1.0).dataset(60, seed=0, cache=False)
+
+
+def test_realism_zero_draws_the_clean_pages(pages):
+    clean = PageCorpus(page_size=64, realism=0.0).dataset(120, seed=0, cache=False)
+    assert np.array_equal(clean.images, pages.images)  # 0 is the default, pixel for pixel
+
+
+def test_scans_are_deterministic_and_keep_the_labels(pages, scans):
+    again = PageCorpus(page_size=64, realism=1.0).dataset(60, seed=0, cache=False)
+    assert np.array_equal(scans.images, again.images)
+    for name in ("kind", "family", "template"):  # realism changes pixels, never what a page shows
+        assert np.array_equal(getattr(scans, name), getattr(pages, name)[:60]), name
+    half = PageCorpus(page_size=64, realism=0.5).dataset(60, seed=0, cache=False)
+    assert np.array_equal(half.family, scans.family)
+    assert scans.images.dtype == np.uint8 and scans.images.shape == (60, 64, 64, 3)
+    # every page differs from its clean self, and more so at realism 1 than at 0.5
+    diff = lambda a: np.abs(a.astype(int) - pages.images[:60].astype(int)).mean(axis=(1, 2, 3))  # noqa: E731
+    assert (diff(half.images) > 0).all() and diff(scans.images).mean() > diff(half.images).mean()
+    # a page depends on its own seed only, at every realism
+    longer = PageCorpus(page_size=64, realism=1.0).dataset(70, seed=0, cache=False)
+    assert np.array_equal(longer.images[:60], scans.images)
+
+
+def test_scans_keep_the_title_block_in_the_bottom_right_corner():
+    corpus = PageCorpus(128, realism=1.0)
+    specs = [s for s in corpus.sample(40, seed=3) if s.template]
+    with_block, without = corpus.render(specs), corpus.render(specs, title_block=False)
+    changed = (np.abs(with_block.astype(int) - without.astype(int)).max(axis=-1) > 60)
+    x0, y0, x1, y1 = title_block_box(128)
+    slack = 8  # pixels: the scanner's rotation, skew and shift move the corner a little
+    outside = changed.copy()
+    outside[:, max(0, y0 - slack):, max(0, x0 - slack):] = False
+    assert changed.any(axis=(1, 2)).all() and not outside.any()
+
+
+def test_scan_realism_is_part_of_the_cache_key(tmp_data):
+    clean = PageCorpus(64).dataset(20, seed=7)
+    scanned = PageCorpus(64, realism=1.0).dataset(20, seed=7)
+    assert len(list((tmp_data / "cache").glob("pages-64px-20-*.npz"))) == 2
+    assert not np.array_equal(clean.images, scanned.images)
+    assert np.array_equal(PageCorpus(64, realism=1.0).dataset(20, seed=7).images, scanned.images)
+
+
+@pytest.mark.parametrize("realism", [-0.1, 1.5, "1"])
+def test_bad_realism(realism):
+    with pytest.raises(ValueError, match=re.escape(f"realism={realism!r} is not allowed: it must be a number from 0 to 1")):
+        PageCorpus(64, realism=realism)

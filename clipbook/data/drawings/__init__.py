@@ -18,11 +18,18 @@ square page reaches them without letter-boxing or squashing, and the title block
 every drawing. Pages are drawn with PIL at twice the size and reduced (anti-aliasing), deterministically for
 a seed, and cached under ``data/cache`` like the shapes corpus.
 
+Clean, such pages are far more regular than any real archive (raw pixels find a drawing's family about as
+well as a trained network). ``realism`` (0 to 1; ``PageCorpus(realism=...)``, notebook 04's ``SCAN_REALISM``)
+draws the same pages, with the same labels, as a scanned archive: A-series sheets read onto the square,
+the views at another scale and place, more layouts and sub-types per family, line weights, the scanner's
+rotation and skew, blur, paper tone, noise, speckle and JPEG artefacts (``scan``). 0 is the clean page.
+
 The modules, from the API down to the pen:
 
 * ``corpus`` — ``PageCorpus`` (sampling, labels, caching) and ``PageData``, the rendered pages;
 * ``labels`` — the vocabularies (``PAGE_KINDS``, ``FAMILIES``, ``TITLE_BLOCKS``) and ``PageSpec``;
 * ``render`` — ``render_page``, the pipeline from one ``PageSpec`` to pixels;
+* ``scan`` — ``Scan``, scan realism: what a scanned archive does to a page, drawn per page;
 * ``parts`` — the six part families of the drawings;
 * ``other_pages`` — text, table, photo, blank and diagram pages;
 * ``sheet`` — a drawing's frame, drawing area, notes and revision table;

@@ -17,7 +17,7 @@ from .render import render_page
 
 # How the pages that are not drawings split among the other kinds.
 OTHER_MIX: dict[str, float] = {"text": 0.35, "table": 0.2, "photo": 0.15, "blank": 0.1, "diagram": 0.2}
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: scan realism
 
 
 @dataclass
@@ -64,20 +64,25 @@ def check_fraction(name: str, value: float) -> float:
 class PageCorpus:
     """The generator of an archive's pages: which kinds, families and templates, and how they correlate.
 
-    >>> corpus = PageCorpus(page_size=128, drawing_fraction=0.5, title_block_correlation=0.0)
+    `realism` in [0, 1] draws the pages as a scanned archive (``scan``: sheet formats, placement, layouts and
+    sub-types, line weights, the scanner's warp, blur, paper, noise, speckle, JPEG); 0, the default, draws the
+    clean pages. Realism changes pixels only: the same seed gives the same pages' labels at every realism.
+
+    >>> corpus = PageCorpus(page_size=128, drawing_fraction=0.5, title_block_correlation=0.0, realism=1.0)
     >>> pages = corpus.dataset(2000, seed=0)
     >>> pages.images.shape, pages.names(0)
     """
 
     def __init__(self, page_size: int = 128, drawing_fraction: float = 0.5, title_block_correlation: float = 0.0,
                  families: Sequence[str] = FAMILIES, templates: Sequence[str] = TITLE_BLOCKS,
-                 other_mix: Mapping[str, float] | None = None) -> None:
+                 other_mix: Mapping[str, float] | None = None, realism: float = 0.0) -> None:
         check_positive("page_size", page_size)
         if page_size < 64:
             raise ValueError(f"page_size={page_size!r} is not allowed: it must be at least 64 pixels.")
         self.page_size = int(page_size)
         self.drawing_fraction = check_fraction("drawing_fraction", drawing_fraction)
         self.title_block_correlation = check_fraction("title_block_correlation", title_block_correlation)
+        self.realism = check_fraction("realism", realism)
         for name, values, known in (("families", list(families), FAMILIES),
                                     ("templates", list(templates), TITLE_BLOCKS)):
             if len(values) < 2 or len(set(values)) != len(values):
@@ -99,7 +104,7 @@ class PageCorpus:
         """Parameters that define this corpus (used in cache keys)."""
         return {"page_size": self.page_size, "drawing_fraction": self.drawing_fraction,
                 "title_block_correlation": self.title_block_correlation, "families": list(self.families),
-                "templates": list(self.templates), "other_mix": self.other_mix}
+                "templates": list(self.templates), "other_mix": self.other_mix, "realism": self.realism}
 
     def house_template(self, family: str) -> str:
         """The template a family's drawings carry when title block and family correlate."""
@@ -138,7 +143,7 @@ class PageCorpus:
         (everything else identical)."""
         out = np.empty((len(specs), self.page_size, self.page_size, 3), np.uint8)
         for i, spec in enumerate(specs):
-            out[i] = render_page(spec, self.page_size, title_block)
+            out[i] = render_page(spec, self.page_size, title_block, self.realism)
         return out
 
     def labels(self, specs: Sequence[PageSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

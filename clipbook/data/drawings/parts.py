@@ -3,6 +3,10 @@
 Each family draws one part with random dimensions and proportions in two orthographic views (outlines,
 hidden and centre lines, hatched sections, dimensions), laid out side by side or stacked at a random scale
 and place in the drawing area. ``FAMILY_DRAWERS`` maps ``labels.FAMILIES`` to them.
+
+On a scanned sheet (``scan``; the pen's ``variety`` generator is set) a family also comes in more layouts
+(views swapped, set diagonally, or one view only) and sub-types: square flanges, hollow shafts, channel
+brackets, spoked gears, slotted plates. The part's own dimensions are drawn as on the clean page.
 """
 from __future__ import annotations
 
@@ -25,6 +29,24 @@ def _layout(pen: Pen, rng: np.random.Generator, area, views: Sequence[_View]) ->
     x0, y0, x1, y1 = area
     aw, ah = x1 - x0, y1 - y0
     gap = 0.35
+    style = "standard"
+    if pen.variety is not None:  # a scanned archive's other layouts
+        style = str(pen.variety.choice(["standard", "swapped", "diagonal", "single"], p=[0.4, 0.25, 0.2, 0.15]))
+        gap = float(pen.variety.uniform(0.2, 0.8))
+        if style == "swapped":
+            views = list(views)[::-1]
+        elif style == "single":
+            views = list(views)[:1]
+        elif style == "diagonal":
+            tw, th = sum(v.w for v in views) + gap, sum(v.h for v in views) + gap
+            scale = min(aw / tw, ah / th) * rng.uniform(0.7, 0.95)
+            ox = x0 + rng.uniform(0, aw - tw * scale)
+            oy = y0 + rng.uniform(0, ah - th * scale)
+            px = py = 0.0
+            for v in views:
+                v.draw(pen, ox + (px + v.w / 2) * scale, oy + (py + v.h / 2) * scale, scale)
+                px, py = px + v.w + gap, py + v.h + gap
+            return
     horizontal = (sum(v.w for v in views) + gap, max(v.h for v in views))
     vertical = (max(v.w for v in views), sum(v.h for v in views) + gap)
     fit = lambda wh: min(aw / wh[0], ah / wh[1])  # noqa: E731
@@ -44,6 +66,11 @@ def _layout(pen: Pen, rng: np.random.Generator, area, views: Sequence[_View]) ->
         v.draw(pen, cx, cy, scale)
 
 
+def _sub_type(pen: Pen, p: float) -> bool:
+    """Whether a scanned sheet's part is its family's other sub-type (probability `p`; never on a clean page)."""
+    return pen.variety is not None and bool(pen.variety.random() < p)
+
+
 def _mm(value: float, unit: float) -> str:
     return str(int(round(value * unit)))
 
@@ -57,9 +84,14 @@ def _flange(pen: Pen, rng: np.random.Generator, area) -> None:
     hole = rng.uniform(0.05, min(0.1, (1 - bolt) * 0.8))
     t, th = rng.uniform(0.2, 0.45), rng.uniform(0.15, 0.5)
     unit = rng.uniform(60, 400)
+    square = _sub_type(pen, 0.35)  # a square flange
 
     def front(p: Pen, cx, cy, s):
-        p.circle(cx, cy, R * s)
+        if square:
+            p.d.rounded_rectangle([cx - R * s, cy - R * s, cx + R * s, cy + R * s], radius=0.15 * R * s,
+                                  outline=p.ink, width=p.thick)
+        else:
+            p.circle(cx, cy, R * s)
         p.circle(cx, cy, hub * s, thick=False)
         p.circle(cx, cy, bore * s)
         p.dashed_circle(cx, cy, bolt * s, n=28)
@@ -95,6 +127,12 @@ def _shaft(pen: Pen, rng: np.random.Generator, area) -> None:
     L = lengths.sum()
     key = int(rng.integers(n))
     unit = rng.uniform(40, 250)
+    hollow = min(diams) * 0.35 if _sub_type(pen, 0.4) else 0.0  # a hollow shaft: a bore all through
+
+    def bore(p: Pen, cx, cy, s):
+        if hollow:
+            for sgn in (-1, 1):
+                p.hidden((cx - L * s / 2, cy + sgn * hollow / 2 * s), (cx + L * s / 2, cy + sgn * hollow / 2 * s))
 
     def side(p: Pen, cx, cy, s):
         x = cx - L * s / 2
@@ -112,6 +150,7 @@ def _shaft(pen: Pen, rng: np.random.Generator, area) -> None:
             r0 = diams[0 if sign > 0 else -1] / 2 * s
             p.line([(xe, cy - r0 + ch), (xe + sign * ch, cy - r0)], thick=False)
             p.line([(xe, cy + r0 - ch), (xe + sign * ch, cy + r0)], thick=False)
+        bore(p, cx, cy, s)
         p.centre_line((cx - (L / 2 + 0.15) * s, cy), (cx + (L / 2 + 0.15) * s, cy))
         p.dimension((cx - L * s / 2, cy + diams[0] / 2 * s), (cx + L * s / 2, cy + diams[-1] / 2 * s),
                     (max(diams) - diams[0] / 2 + 0.05) * s + 0.2 * s, _mm(L, unit))
@@ -123,6 +162,8 @@ def _shaft(pen: Pen, rng: np.random.Generator, area) -> None:
     def end(p: Pen, cx, cy, s):
         for d in sorted(set(np.round(diams, 3)))[-3:]:
             p.circle(cx, cy, d / 2 * s)
+        if hollow:
+            p.circle(cx, cy, hollow / 2 * s)
         p.centre_line((cx - 0.6 * s, cy), (cx + 0.6 * s, cy))
         p.centre_line((cx, cy - 0.6 * s), (cx, cy + 0.6 * s))
 
@@ -138,10 +179,15 @@ def _bracket(pen: Pen, rng: np.random.Generator, area) -> None:
     holes = holes[np.concatenate([[True], np.diff(holes) > 0.22])]
     hr = rng.uniform(0.05, 0.09)
     unit = rng.uniform(40, 200)
+    channel = _sub_type(pen, 0.35)  # a channel (U) bracket: a second leg at the far end
+    if channel:
+        holes = holes[holes < a - t - 0.15] if (holes < a - t - 0.15).any() else holes[:1] * 0 + a / 2
 
     def front(p: Pen, cx, cy, s):
         ox, oy = cx - a * s / 2, cy + b * s / 2  # y grows downwards on the page
         pts = [(0, 0), (a, 0), (a, t), (t, t), (t, b), (0, b)]
+        if channel:
+            pts = [(0, 0), (a, 0), (a, b), (a - t, b), (a - t, t), (t, t), (t, b), (0, b)]
         p.d.polygon([(ox + x * s, oy - y * s) for x, y in pts], outline=p.ink, width=p.thick)
         if gusset:
             g = 0.55 * min(a, b)
@@ -157,6 +203,8 @@ def _bracket(pen: Pen, rng: np.random.Generator, area) -> None:
         ox, oy = cx - a * s / 2, cy - depth * s / 2
         p.rect(ox, oy, ox + a * s, oy + depth * s)
         p.line([(ox + t * s, oy), (ox + t * s, oy + depth * s)])
+        if channel:
+            p.line([(ox + (a - t) * s, oy), (ox + (a - t) * s, oy + depth * s)])
         for hx in holes:
             p.circle(ox + hx * s, oy + depth * s / 2, hr * s)
             p.centre_line((ox + hx * s, oy - 0.05 * s), (ox + hx * s, oy + (depth + 0.05) * s))
@@ -173,6 +221,9 @@ def _gear(pen: Pen, rng: np.random.Generator, area) -> None:
     lighten = int(rng.choice([0, 4, 5, 6])) if rng.random() < 0.7 else 0
     face = rng.uniform(0.25, 0.55)
     unit = rng.uniform(40, 300)
+    spokes = int(pen.variety.choice([4, 5, 6])) if _sub_type(pen, 0.35) else 0  # a spoked wheel
+    if spokes:
+        lighten = 0
 
     def front(p: Pen, cx, cy, s):
         pts = []
@@ -191,6 +242,16 @@ def _gear(pen: Pen, rng: np.random.Generator, area) -> None:
             a = 2 * np.pi * (k + 0.5) / lighten
             rm = (hub + root) / 2
             p.circle(cx + rm * s * np.cos(a), cy + rm * s * np.sin(a), 0.4 * (root - hub) * s)
+        if spokes:
+            rim = root - 0.12
+            p.circle(cx, cy, rim * s, thick=False)
+            for k in range(spokes):
+                a = 2 * np.pi * k / spokes
+                u, n = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
+                for sgn in (-1, 1):
+                    q0 = np.array([cx, cy]) + (hub * u + sgn * 0.06 * n) * s
+                    q1 = np.array([cx, cy]) + (rim * u + sgn * 0.06 * n) * s
+                    p.line([q0, q1], thick=False)
         p.centre_line((cx - 1.15 * s, cy), (cx + 1.15 * s, cy))
         p.centre_line((cx, cy - 1.15 * s), (cx, cy + 1.15 * s))
 
@@ -218,6 +279,7 @@ def _plate(pen: Pen, rng: np.random.Generator, area) -> None:
     thick = rng.uniform(0.06, 0.16)
     inset = rng.uniform(0.15, 0.3)
     unit = rng.uniform(40, 300)
+    slot = _sub_type(pen, 0.35)  # a slotted plate: a long slot along the middle instead of a middle row
     xs = np.linspace(-W / 2 + inset, W / 2 - inset, cols)
     ys = np.linspace(-H / 2 + inset, H / 2 - inset, rows) if rows > 1 else np.zeros(1)
 
@@ -226,10 +288,16 @@ def _plate(pen: Pen, rng: np.random.Generator, area) -> None:
                               radius=radius * s, outline=p.ink, width=p.thick)
         for x in xs:
             for y in ys:
+                if slot and abs(y) < 1e-9:
+                    continue
                 p.circle(cx + x * s, cy + y * s, hr * s)
                 m = (hr + 0.04) * s
                 p.line([(cx + x * s - m, cy + y * s), (cx + x * s + m, cy + y * s)], thick=False)
                 p.line([(cx + x * s, cy + y * s - m), (cx + x * s, cy + y * s + m)], thick=False)
+        if slot:
+            sw, sh = 0.6 * W, max(0.1, 0.25 * H / max(rows, 1))
+            p.d.rounded_rectangle([cx - sw / 2 * s, cy - sh / 2 * s, cx + sw / 2 * s, cy + sh / 2 * s],
+                                  radius=sh / 2 * s, outline=p.ink, width=p.thick)
         p.dimension((cx - W / 2 * s, cy - H / 2 * s), (cx + W / 2 * s, cy - H / 2 * s), 0.22 * s, _mm(W, unit))
         p.dimension((cx + W / 2 * s, cy - H / 2 * s), (cx + W / 2 * s, cy + H / 2 * s), -0.22 * s, _mm(H, unit))
         if cols > 1:

@@ -19,8 +19,11 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 class Pen:
     """ImageDraw with a technical drawing's line weights, scaled to the canvas."""
 
-    def __init__(self, draw: ImageDraw.ImageDraw, c: int, ink: int, paper: int, colour: bool) -> None:
+    def __init__(self, draw: ImageDraw.ImageDraw, c: int, ink: int, paper: int, colour: bool,
+                 variety: np.random.Generator | None = None) -> None:
         self.d, self.c, self.colour, self.ink_level = draw, c, colour, ink
+        # scan realism's generator for extra layouts and sub-types of the parts (None: the clean drawings)
+        self.variety = variety
         self.ink = (ink,) * 3 if colour else ink
         self.grey = (min(255, ink + 90),) * 3 if colour else min(255, ink + 90)
         self.paper = (paper,) * 3 if colour else paper
@@ -28,6 +31,11 @@ class Pen:
         self.thin = max(1, round(c / 320))   # dimension, centre, hatch and hidden lines
         self.font = _font(max(6, round(c / 36)))
         self.small = _font(max(5, round(c / 48)))
+
+    def reweigh(self, factor: float) -> None:
+        """Line weights `factor` times the standard's (a scanned sheet's pen), at least a pixel."""
+        self.thick = max(1, round(self.thick * factor))
+        self.thin = max(1, round(self.thin * factor))
 
     def line(self, pts, thick: bool = True, fill=None) -> None:
         """A polyline through `pts`, an outline (`thick`) or a thin line."""
