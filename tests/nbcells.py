@@ -14,6 +14,21 @@ from pathlib import Path
 from typing import Any
 
 
+def papermill_error(notebook: Path, parameters: dict[str, Any], out: Path) -> Exception:
+    """Run `notebook` through papermill with `parameters` (output under `out`, the notebook's folder as working
+    directory) and return the `PapermillExecutionError` it fails with, the way a user's rerun would see it."""
+    import papermill as pm
+
+    notebook = Path(notebook)
+    try:
+        pm.execute_notebook(str(notebook), str(Path(out) / "out.ipynb"),
+                            parameters={"OUTPUT_DIR": str(out), **parameters}, cwd=str(notebook.parent),
+                            kernel_name="python3", progress_bar=False)
+    except pm.PapermillExecutionError as e:
+        return e
+    raise AssertionError(f"{notebook.name} ran to its end with {parameters}: no cell failed")
+
+
 def first_error(notebook: Path, parameters: dict[str, Any], within: int = 4) -> Exception:
     """Run the parameters cell, `parameters` (as papermill injects them), then the next code cells, at most
     `within` of them, in a fresh namespace; return the exception one raises. No exception is an error."""
