@@ -228,6 +228,7 @@ def train_simclr(
               "batch_size": batch_size, "lr": lr, "temperature": temperature, "weight_decay": weight_decay,
               "warmup": warmup, "projection_dim": projection_dim, "seed": seed}
     path = engine.checkpoint_path(SIMCLR_MODEL, engine.fingerprint(params, x_all), checkpoint_dir) if cache else None
+
     def train() -> TrainResult:
         seed_everything(seed)
         model = SimCLR(input_size, projection_dim).to(ctx.device)
