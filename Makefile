@@ -23,9 +23,11 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 run: setup
 	$(PY) -m clipbook.runner --profile $(PROFILE) --device $(DEVICE)
 
-## Unit tests, then every notebook through papermill on the quick profile.
+## Unit tests and every notebook through papermill on the quick profile, on TEST_WORKERS pytest-xdist workers
+## (a notebook's tests stay together on one worker; notebooks 01, 02, 03 and 05 share one, as they share its CLIP).
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
 
 unit: setup
 	$(PY) -m pytest -m "not notebook and not browser"

@@ -6,6 +6,13 @@ import pytest
 
 os.environ.setdefault("LIGHTLY_DID_VERSION_CHECK", "True")
 
+# `make test` runs two pytest-xdist workers. Each worker, and each notebook kernel it starts, gets its share of
+# the cores as torch threads: two workers with all the cores each would oversubscribe them (OpenMP threads
+# spinning against each other). Set before torch is imported; kernels inherit the environment.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
+
 
 @pytest.fixture
 def tmp_data(tmp_path, monkeypatch):
