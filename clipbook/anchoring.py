@@ -3,17 +3,18 @@
 Measured on the synthetic archive of `clipbook.data.drawings`, whose pages carry their labels: family
 precision and title-block share of the top k against their chance levels (`search_metrics`), where on the
 page an encoder looks (`occlusion_sensitivity`, `box_share`), and search with the title-block box blanked
-at index and query time (`search_archive`, through the search tool's `mask_box`).
+at index and query time (`search_archive`, through the search tool's `mask_box`), and search by text with a
+CLIP's text tower, which an image-only encoder cannot do (`text_query_search`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .data.drawings import TITLE_BLOCK_BOX, PageData
+from .data.drawings import TITLE_BLOCK_BOX, PageData, family_query
 from .search import Encoder, PageIndex, ranking_metrics
 from .search.index import Box, check_box, paper_colour
 
-__all__ = ["box_share", "occlusion_sensitivity", "search_archive", "search_metrics"]
+__all__ = ["box_share", "occlusion_sensitivity", "search_archive", "search_metrics", "text_query_search"]
 
 
 def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int = 10) -> dict[str, float]:
@@ -44,6 +45,27 @@ def search_archive(pages: PageData, queries: PageData, encoder: Encoder, masked:
     index = PageIndex.build(pages.images, encoder, mask_box=TITLE_BLOCK_BOX if masked else None)
     _, found = index.search_pages(queries.images, encoder, k)
     return search_metrics(found, queries, pages, k), found
+
+
+def text_query_search(pages: PageData, encoder: Encoder, model, tokenizer, k: int = 10,
+                      device="auto") -> dict[str, float]:
+    """Search `pages` (indexed with `encoder`, a CLIP's image tower) with one text query per part family ("a
+    technical drawing of a flange", encoded by the same CLIP's text tower): ``text_query_precision@k`` (the
+    share of each query's top k that are drawings of its family, averaged over families), its chance level (the
+    families' shares of the archive) and the precision of each family's query."""
+    from .retrieval import encode_texts
+
+    families = [f for f in range(len(pages.families)) if np.any(pages.family == f)]
+    if not families:
+        raise ValueError("pages holds no drawings: text queries ask for drawings of a part family.")
+    index = PageIndex.build(pages.images, encoder)
+    texts = [family_query(pages.families[f]) for f in families]
+    _, found = index.search(encode_texts(model, tokenizer, texts, device), k, encoder)
+    hits = pages.family[found[:, :k]] == np.array(families)[:, None]
+    out = {f"text_query_precision@{k}": float(hits.mean()),
+           f"chance_text_query_precision@{k}": float(np.mean([np.mean(pages.family == f) for f in families]))}
+    out.update({f"text_query_precision@{k}:{pages.families[f]}": float(h.mean()) for f, h in zip(families, hits)})
+    return out
 
 
 def occlusion_sensitivity(encoder: Encoder, images: np.ndarray, patch: float = 0.125,

@@ -222,3 +222,48 @@ def test_scan_realism_is_part_of_the_cache_key(tmp_data):
 def test_bad_realism(realism):
     with pytest.raises(ValueError, match=re.escape(f"realism={realism!r} is not allowed: it must be a number from 0 to 1")):
         PageCorpus(64, realism=realism)
+
+
+def test_page_captions_say_what_the_generator_drew():
+    from clipbook.data.drawings import CAPTION_DETAILS, INSTITUTIONS, page_captions
+
+    def says(family, texts):
+        return family is not None and family.replace("_", " ") in " ".join(texts)
+
+    pages = PageCorpus(64).dataset(400, seed=3, cache=False)
+    words = {d: page_captions(pages, seed=1, detail=d) for d in CAPTION_DETAILS}
+    assert words["family"] == page_captions(pages, seed=1, detail="family")  # deterministic for a seed
+    named_family, named_institution = 0, 0
+    for i, (kind_only, family, institution) in enumerate(zip(words["kind"], words["family"], words["institution"])):
+        assert len(kind_only) == len(family) == len(institution) == 3
+        text = " ".join(institution)
+        fam = pages.families[pages.family[i]] if pages.family[i] >= 0 else None
+        tpl = pages.templates[pages.template[i]] if pages.template[i] >= 0 else None
+        # a caption names only the page's own family and institution, and "kind" names neither
+        assert not any(says(f, kind_only) for f in FAMILIES)
+        assert all(f == fam for f in FAMILIES if says(f, family))
+        assert all(t == tpl for t in INSTITUTIONS if INSTITUTIONS[t].title() in text)
+        named_family += says(fam, family)
+        named_institution += tpl is not None and INSTITUTIONS[tpl].title() in text
+        # "institution" adds to "family" without changing which pages name their family
+        assert says(fam, institution) == says(fam, family)
+    drawings, blocks = int(pages.is_drawing.sum()), int((pages.template >= 0).sum())
+    assert 0.55 < named_family / drawings < 0.85  # p_family = 0.7
+    assert 0.35 < named_institution / blocks < 0.65  # p_institution = 0.5
+    with pytest.raises(ValueError, match="detail='colour' is not allowed"):
+        page_captions(pages, detail="colour")
+
+
+def test_text_queries_rank_the_archive_by_their_own_family(monkeypatch):
+    """The plumbing of `text_query_search`: a "text tower" that returns, for each family's query, the features of
+    one drawing of that family finds that drawing first, so precision@1 is 1 for every family."""
+    from clipbook import anchoring, retrieval, search
+
+    pages = PageCorpus(64).dataset(120, seed=4, cache=False)
+    encoder = search.pixel_encoder(16)
+    features = encoder.encode(pages.images)
+    first = {f: int(np.flatnonzero(pages.family == f)[0]) for f in sorted(set(pages.family[pages.family >= 0]))}
+    monkeypatch.setattr(retrieval, "encode_texts", lambda model, tok, texts, device: features[list(first.values())])
+    out = anchoring.text_query_search(pages, encoder, None, None, k=1, device="cpu")
+    assert out["text_query_precision@1"] == 1.0
+    assert out["chance_text_query_precision@1"] == pytest.approx(np.mean([np.mean(pages.family == f) for f in first]))

@@ -1,0 +1,74 @@
+"""Issue 13, part B, measured before it goes into notebook 04: a CLIP trained with `train_clip` on captioned
+pages (a corpus apart from the archive) searching notebook 04's quick archive, beside raw pixels, SimCLR (the
+quick profile's checkpoint, trained when missing) and the shapes CLIP; and text queries ("a technical drawing
+of a flange") searching it.
+
+    python benchmarks/page_clip_trial.py --detail family --pages 6000 --epochs 4 --realism 1
+
+Prints one JSON line per caption detail: precision@10 (title block kept and masked), title-block share and
+text-query precision@10, with chance.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import clipbook
+from clipbook import anchoring, search, simclr
+from clipbook.data.drawings import CAPTION_DETAILS, PageCorpus, page_captions
+from clipbook.profiles import profile_knobs
+from clipbook.search.encoders import thicken_strokes
+
+PAGE_MODEL = "clipbook-page"
+
+
+def scores(archive, queries, encoder) -> dict[str, float]:
+    kept, _ = anchoring.search_archive(archive, queries, encoder, False, 10)
+    masked, _ = anchoring.search_archive(archive, queries, encoder, True, 10)
+    return {"precision@10": round(kept["precision@10"], 3), "masked_precision@10": round(masked["precision@10"], 3),
+            "titleblock_share@10": round(kept["titleblock_share@10"], 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--detail", nargs="+", default=["family"], choices=CAPTION_DETAILS)
+    ap.add_argument("--pages", type=int, default=6000, help="captioned pages the page CLIP trains on")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--realism", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--baselines", action="store_true", help="also score pixels, SimCLR and the shapes CLIP")
+    args = ap.parse_args(argv)
+    k = profile_knobs("drawings", "quick")
+    corpus = PageCorpus(k["page_size"], 0.5, 0.0, realism=args.realism)
+    archive = corpus.dataset(k["n_pages"], seed=args.seed)
+    queries = corpus.dataset(k["n_queries"], seed=args.seed + 1, drawings_only=True)
+    chance = anchoring.search_archive(archive, queries, search.pixel_encoder(32), False, 10)[0]["chance_precision@10"]
+    if args.baselines:
+        shapes = clipbook.workbook_clip(progress=False)
+        sim = simclr.train_simclr(archive.images, **profile_knobs("simclr", "quick"), seed=args.seed, progress=False)
+        for name, enc in (("pixels", search.pixel_encoder(32)), ("simclr", search.encoder_from_result(sim, "cpu")),
+                          ("shapes_clip", search.clip_encoder(shapes.model, "shapes_clip", device="cpu"))):
+            print(json.dumps({"encoder": name, "chance": round(chance, 3), **scores(archive, queries, enc)}), flush=True)
+    web_corpus = PageCorpus(k["page_size"], 0.5, 0.0, realism=args.realism)
+    start = time.perf_counter()
+    web = web_corpus.dataset(args.pages, seed=args.seed + 1000)
+    render_s = time.perf_counter() - start
+    side = clipbook.image_size_of(PAGE_MODEL)
+    images = thicken_strokes(web.images, side)
+    for detail in args.detail:
+        captions = page_captions(web, seed=args.seed + 1000, detail=detail)
+        r = clipbook.train_clip(images, captions, PAGE_MODEL, epochs=args.epochs, batch_size=64, lr=args.lr,
+                                seed=args.seed, progress=False)
+        enc = search.clip_encoder(r.model, "page_clip", device="cpu")
+        text = anchoring.text_query_search(archive, enc, r.model, r.tokenizer, 10, "cpu")
+        print(json.dumps({"encoder": f"page_clip:{detail}", "pages": args.pages, "epochs": args.epochs,
+                          "render_s": round(render_s), "train_s": round(r.train_seconds), "chance": round(chance, 3),
+                          **scores(archive, queries, enc),
+                          **{name: round(v, 3) for name, v in text.items()}}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""Captions for pages: the text a page would carry on the web, written from what the generator drew.
+
+Issue 13's CLIP that learned from captioned pages trains on a corpus apart from the archive (other seeds), each
+page captioned from its ``PageSpec``. How much a caption says is `detail`:
+
+* ``"kind"``: the page kind only ("a technical drawing", "a table", "a blank page"), and whether the page
+  carries a title block;
+* ``"family"``: drawings also name their part family ("an engineering drawing of a flange"), with probability
+  `p_family` per page, as web captions name what a picture shows only some of the time;
+* ``"institution"``: pages with a title block also name the institution it prints ("... from Nordwerk
+  GmbH"), with probability `p_institution`: the words a title block carries.
+
+Every page gets `PHRASINGS` phrasings with the same content in different words; whether a page's captions
+name its family or institution is drawn once per page, deterministically from a seed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...utils import check_choice
+from .corpus import PageData, check_fraction
+from .labels import FAMILIES, PAGE_KINDS
+from .title_blocks import INSTITUTIONS
+
+CAPTION_DETAILS: tuple[str, ...] = ("kind", "family", "institution")
+PHRASINGS = 3
+# How a caption names each page kind, one wording per phrasing.
+KIND_WORDS: dict[str, tuple[str, str, str]] = {
+    "drawing": ("a technical drawing", "an engineering drawing", "a drawing"),
+    "text": ("a page of text", "a typed document", "a document page"),
+    "table": ("a table", "a page with a table", "a printed table"),
+    "photo": ("a photo", "a photograph", "a picture"),
+    "blank": ("a blank page", "an empty page", "an empty sheet"),
+    "diagram": ("a diagram", "a block diagram", "a chart"),
+}
+FAMILY_WORDS: dict[str, str] = {"flange": "a flange", "shaft": "a shaft", "bracket": "a bracket", "gear": "a gear",
+                                "plate": "a plate", "pipe_fitting": "a pipe fitting"}
+
+
+def institution_name(template: str) -> str:
+    """The institution a title-block template prints, as a caption writes it ("Nordwerk Gmbh")."""
+    return INSTITUTIONS[template].title()
+
+
+def family_query(family: str) -> str:
+    """The text query that asks for drawings of `family`: "a technical drawing of a flange"."""
+    check_choice("family", family, FAMILIES)
+    return f"{KIND_WORDS['drawing'][0]} of {FAMILY_WORDS[family]}"
+
+
+def page_captions(pages: PageData, seed: int = 0, detail: str = "family", p_family: float = 0.7,
+                  p_institution: float = 0.5) -> list[list[str]]:
+    """`PHRASINGS` captions for every page of `pages` (see the module's docstring); `seed` decides which pages
+    name what (one row of draws per page, so a longer corpus keeps its first pages' captions)."""
+    check_choice("detail", detail, CAPTION_DETAILS)
+    check_fraction("p_family", p_family)
+    check_fraction("p_institution", p_institution)
+    level = CAPTION_DETAILS.index(detail)
+    draws = np.random.default_rng([seed, 4_242]).random((len(pages), 2))
+    out = []
+    for i, u in enumerate(draws):
+        kind = PAGE_KINDS[pages.kind[i]]
+        family = pages.families[pages.family[i]] if pages.family[i] >= 0 else None
+        template = pages.templates[pages.template[i]] if pages.template[i] >= 0 else None
+        names_family = level >= 1 and family is not None and u[0] < p_family
+        names_institution = level >= 2 and template is not None and u[1] < p_institution
+        phrasings = []
+        for j in range(PHRASINGS):
+            text = KIND_WORDS[kind][j]
+            if names_family:
+                text += f" of {FAMILY_WORDS[family]}"
+            if names_institution:
+                text += f" from {institution_name(template)}"
+            elif template is not None and j == 2:
+                text += " with a title block"
+            phrasings.append(text)
+        out.append(phrasings)
+    return out
