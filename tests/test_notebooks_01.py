@@ -12,7 +12,7 @@ from nbcells import first_error, papermill_error
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 NOTEBOOK = NOTEBOOKS / "01_contrastive_pretraining.ipynb"
-pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("workbook_clip")]
+pytestmark = pytest.mark.notebook
 
 
 def shapes_captions_csv(root: Path, n_images: int = 320, seed: int = 5, sep: str = "\t") -> Path:

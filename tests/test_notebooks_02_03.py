@@ -16,7 +16,7 @@ from clipbook.runner import run_notebook
 from nbcells import first_error, papermill_error
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
-pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("workbook_clip")]
+pytestmark = pytest.mark.notebook
 
 # notebook 02, measured with issue 12's recipe (seed 0 / seed 1): seen 0.892 / 0.911, held out 0.811 / 0.828,
 # probe 0.958 (seed 0); colour right 0.999 / 0.999 and shape right 0.880 / 0.898: the errors are shape errors.

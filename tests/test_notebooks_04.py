@@ -17,7 +17,7 @@ from nbcells import first_error, papermill_error
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "04_clip_vs_simclr_drawings.ipynb"
 ENCODERS = ("clip", "simclr", "pixels")
-pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("notebook_04")]
+pytestmark = pytest.mark.notebook
 
 
 @pytest.fixture(scope="module")
@@ -113,18 +113,12 @@ BAD_04 = [
 ]
 
 
-# these runs do not need the module's quick-profile run: another xdist worker may take them
-OTHER_RUNS = pytest.mark.xdist_group("notebook_04_other_runs")
-
-
-@OTHER_RUNS
 @pytest.mark.parametrize("parameters, message", BAD_04)
 def test_04_bad_parameters_fail_with_a_clear_message(parameters, message, tmp_path):
     error = first_error(NOTEBOOK, {"OUTPUT_DIR": str(tmp_path), "PROFILE": "quick", "DEVICE": "cpu", **parameters})
     assert re.search(message, str(error)), error
 
 
-@OTHER_RUNS
 def test_04_a_bad_parameter_fails_the_papermill_run(tmp_path):
     parameters, message = BAD_04[0]
     error = papermill_error(NOTEBOOK, {"PROFILE": "quick", "DEVICE": "cpu", **parameters}, tmp_path)
@@ -155,7 +149,6 @@ def page_archive_folder(root: Path, n_pages: int = 120, labelled: bool = True, s
     return root
 
 
-@OTHER_RUNS
 @pytest.mark.parametrize("labelled", [True, False])
 def test_04_searches_your_own_archive(labelled, tmp_path):
     root = page_archive_folder(tmp_path / "archive", labelled=labelled)

@@ -15,7 +15,7 @@ from clipbook.runner import run_notebook
 from nbcells import first_error, papermill_error
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
-pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("workbook_clip")]
+pytestmark = pytest.mark.notebook
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 from clipbook.runner import run_notebook
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
-pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("notebook_06")]
+pytestmark = pytest.mark.notebook
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from nbcells import first_error, papermill_error
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 NOTEBOOK = NOTEBOOKS / "07_siglip_and_modality_gap.ipynb"
-pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("notebook_07")]
+pytestmark = pytest.mark.notebook
 
 
 @pytest.fixture(scope="module")
