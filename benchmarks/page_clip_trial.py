@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         sim = simclr.train_simclr(archive.images, **profile_knobs("simclr", "quick"), seed=args.seed, progress=False)
         for name, enc in (("pixels", search.pixel_encoder(32)), ("simclr", search.encoder_from_result(sim, "cpu")),
                           ("shapes_clip", search.clip_encoder(shapes.model, "shapes_clip", device="cpu"))):
-            print(json.dumps({"encoder": name, "chance": round(chance, 3), **scores(archive, queries, enc)}), flush=True)
+            row = {"encoder": name, "chance": round(chance, 3), **scores(archive, queries, enc)}
+            print(json.dumps(row), flush=True)
     web_corpus = PageCorpus(k["page_size"], 0.5, 0.0, realism=args.realism)
     start = time.perf_counter()
     web = web_corpus.dataset(args.pages, seed=args.seed + 1000)

@@ -43,6 +43,6 @@ from .labels import FAMILIES, PAGE_KINDS, TITLE_BLOCKS, PageSpec
 from .render import render_page
 from .title_blocks import INSTITUTIONS, MARGIN, TITLE_BLOCK_BOX, mask_title_block, title_block_box
 
-__all__ = ["CAPTION_DETAILS", "FAMILIES", "INSTITUTIONS", "MARGIN", "OTHER_MIX", "PAGE_KINDS", "TITLE_BLOCKS", "TITLE_BLOCK_BOX",
-           "PageCorpus", "PageData", "PageSpec", "check_fraction", "family_query", "mask_title_block", "page_captions",
-           "render_page", "title_block_box"]
+__all__ = ["CAPTION_DETAILS", "FAMILIES", "INSTITUTIONS", "MARGIN", "OTHER_MIX", "PAGE_KINDS", "TITLE_BLOCKS",
+           "TITLE_BLOCK_BOX", "PageCorpus", "PageData", "PageSpec", "check_fraction", "family_query",
+           "mask_title_block", "page_captions", "render_page", "title_block_box"]

@@ -1,7 +1,7 @@
 """Captions for pages: the text a page would carry on the web, written from what the generator drew.
 
 Issue 13's CLIP that learned from captioned pages trains on a corpus apart from the archive (other seeds), each
-page captioned from its ``PageSpec``. How much a caption says is `detail`:
+page captioned from its labels (what the generator drew). How much a caption says is `detail`:
 
 * ``"kind"``: the page kind only ("a technical drawing", "a table", "a blank page"), and whether the page
   carries a title block;
