@@ -52,9 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                           ("shapes_clip", search.clip_encoder(shapes.model, "shapes_clip", device="cpu"))):
             row = {"encoder": name, "chance": round(chance, 3), **scores(archive, queries, enc)}
             print(json.dumps(row), flush=True)
-    web_corpus = PageCorpus(k["page_size"], 0.5, 0.0, realism=args.realism)
     start = time.perf_counter()
-    web = web_corpus.dataset(args.pages, seed=args.seed + 1000)
+    web = corpus.dataset(args.pages, seed=args.seed + 1000)  # "the web": the archive's generator, other seeds
     render_s = time.perf_counter() - start
     side = clipbook.image_size_of(PAGE_MODEL)
     images = thicken_strokes(web.images, side)
