@@ -51,7 +51,9 @@ def test_04_learned_encoders_find_part_families(nb04):
     # 0.176 = 2.2x chance 0.079 (0.632 on the clean pages); the issue's goal of at most 2x is NOT reached yet, so
     # the bar sits at 2.5x, between that measurement and the clean pages' 8x
     assert chance < pixels <= 2.5 * chance
-    # ... and SimCLR, trained on them (12 epochs), beats the pixels. Measured: 0.226 = 1.28x pixels, 2.8x chance;
+    # ... and SimCLR, trained on them (12 epochs), beats the pixels. Measured: 0.226 = 1.28x pixels, 2.8x chance
+    # (trained on two threads; 0.207 = 1.18x under make test's one thread per worker, as training is not bitwise
+    # the same across thread counts);
     # the issue's goal (1.5x pixels, 4x chance) is NOT reached yet: the bars sit below the measurement
     assert simclr >= 1.15 * pixels and simclr >= 2.3 * chance
     # notebook 01's shapes CLIP, zero-shot, never shown a drawing: 0.150 = 1.9x chance on the scans (>= 3x on the
