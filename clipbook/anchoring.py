@@ -47,18 +47,20 @@ def search_archive(pages: PageData, queries: PageData, encoder: Encoder, masked:
     return search_metrics(found, queries, pages, k), found
 
 
-def text_query_search(pages: PageData, encoder: Encoder, model, tokenizer, k: int = 10,
-                      device="auto") -> dict[str, float]:
+def text_query_search(pages: PageData, encoder: Encoder, model, tokenizer, k: int = 10, device="auto",
+                      index: PageIndex | None = None) -> dict[str, float]:
     """Search `pages` (indexed with `encoder`, a CLIP's image tower) with one text query per part family ("a
     technical drawing of a flange", encoded by the same CLIP's text tower): ``text_query_precision@k`` (the
     share of each query's top k that are drawings of its family, averaged over families), its chance level (the
-    families' shares of the archive) and the precision of each family's query."""
+    families' shares of the archive) and the precision of each family's query. Pass `index` (the pages already
+    indexed with `encoder`, unmasked) to search it instead of encoding the pages again."""
     from .retrieval import encode_texts
 
     families = [f for f in range(len(pages.families)) if np.any(pages.family == f)]
     if not families:
         raise ValueError("pages holds no drawings: text queries ask for drawings of a part family.")
-    index = PageIndex.build(pages.images, encoder)
+    if index is None:
+        index = PageIndex.build(pages.images, encoder)
     texts = [family_query(pages.families[f]) for f in families]
     _, found = index.search(encode_texts(model, tokenizer, texts, device), k, encoder)
     hits = pages.family[found[:, :k]] == np.array(families)[:, None]

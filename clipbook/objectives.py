@@ -284,6 +284,7 @@ def train_objective(
 
     def load() -> TrainResult | None:
         return engine.load_cached(path, lambda p: _load_objective(p, _CLASSES[objective](model_name, vocab), dev), name)
+
     return _with_loss_curve(engine.load_or_train(path, ctx, load, train))
 
 

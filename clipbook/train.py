@@ -147,6 +147,7 @@ def train_clip(
         params["pretrained"] = _weights_id(pretrained)
     path = engine.checkpoint_path(model_name, engine.fingerprint(params, x_all, texts=captions),
                                   checkpoint_dir) if cache else None
+
     def train() -> TrainResult:
         seed_everything(seed)
         clip, tokenizer, _ = create_clip(model_name, pretrained, device=ctx.device)
@@ -163,6 +164,7 @@ def train_clip(
     def load() -> TrainResult | None:
         return engine.load_cached(path, lambda p: load_checkpoint(p, model_name=model_name, device=ctx.device),
                                   model_name, open_clip.get_tokenizer(model_name))
+
     return _with_local_dir(engine.load_or_train(path, ctx, load, train), ctx)
 
 
