@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data.drawings import TITLE_BLOCK_BOX, PageData, family_query
+from .data.drawings import TITLE_BLOCK_BOX, PageData, family_queries
 from .search import Encoder, PageIndex, ranking_metrics
 from .search.index import Box, check_box, paper_colour
 
@@ -49,10 +49,11 @@ def search_archive(pages: PageData, queries: PageData, encoder: Encoder, masked:
 
 def text_query_search(pages: PageData, encoder: Encoder, model, tokenizer, k: int = 10, device="auto",
                       index: PageIndex | None = None) -> dict[str, float]:
-    """Search `pages` (indexed with `encoder`, a CLIP's image tower) with one text query per part family ("a
-    technical drawing of a flange", encoded by the same CLIP's text tower): ``text_query_precision@k`` (the
-    share of each query's top k that are drawings of its family, averaged over families), its chance level (the
-    families' shares of the archive) and the precision of each family's query. Pass `index` (the pages already
+    """Search `pages` (indexed with `encoder`, a CLIP's image tower) with text queries for each part family, in
+    the three wordings captions use for a drawing ("a technical drawing of a flange", "an engineering drawing of
+    a flange", "a drawing of a flange"; encoded by the same CLIP's text tower): ``text_query_precision@k`` (the
+    share of a query's top k that are drawings of its family, averaged over a family's queries, then over
+    families), its chance level (the families' shares of the archive) and the precision of each family. Pass `index` (the pages already
     indexed with `encoder`, unmasked) to search it instead of encoding the pages again."""
     from .retrieval import encode_texts
 
@@ -61,9 +62,11 @@ def text_query_search(pages: PageData, encoder: Encoder, model, tokenizer, k: in
         raise ValueError("pages holds no drawings: text queries ask for drawings of a part family.")
     if index is None:
         index = PageIndex.build(pages.images, encoder)
-    texts = [family_query(pages.families[f]) for f in families]
+    asked = [family_queries(pages.families[f]) for f in families]
+    texts = [q for queries in asked for q in queries]
     _, found = index.search(encode_texts(model, tokenizer, texts, device), k, encoder)
-    hits = pages.family[found[:, :k]] == np.array(families)[:, None]
+    truth = np.repeat(families, [len(queries) for queries in asked])
+    hits = (pages.family[found[:, :k]] == truth[:, None]).reshape(len(families), -1)  # a family's queries in a row
     out = {f"text_query_precision@{k}": float(hits.mean()),
            f"chance_text_query_precision@{k}": float(np.mean([np.mean(pages.family == f) for f in families]))}
     out.update({f"text_query_precision@{k}:{pages.families[f]}": float(h.mean()) for f, h in zip(families, hits)})

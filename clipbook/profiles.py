@@ -42,6 +42,15 @@ PROFILE_TABLES: dict[str, dict[str, dict[str, Any]]] = {
         "quick": dict(input_size=48, epochs=12, batch_size=128, lr=2e-3, temperature=0.2),
         "full": dict(input_size=128, epochs=30, batch_size=512, lr=2e-3, temperature=0.2),
     },
+    # notebook 04's CLIP that read captioned pages (`page_clip`): pages of its own captioned corpus ("the web"), the
+    # caption details to sweep. Quick: about 2 minutes a model on a 2-core CPU, the least budget at which naming the
+    # institution still clearly anchored it on the title block (3,000 pages hardly did; benchmarks/RESULTS.md)
+    "page_clip": {
+        "quick": dict(model="clipbook-page", n_pages=4_000, epochs=4, batch_size=64, lr=5e-4,
+                      sweep=["kind", "family", "institution"]),
+        "full": dict(model="clipbook-page", n_pages=60_000, epochs=10, batch_size=256, lr=1e-3,
+                     sweep=["kind", "family", "institution"]),
+    },
     # notebook 05: test images per task, labelled images per class for the pixel baselines
     "limitations": {
         "quick": dict(n=360, n_train=40),

@@ -205,3 +205,32 @@ def workbook_clip(profile: str = "quick", device: str | torch.device = "auto", s
     return train_clip(train.images, train.all_captions(), knobs["model"], epochs=knobs["epochs"],
                       batch_size=knobs["batch_size"], lr=knobs["lr"], seed=seed, device=device, progress=progress)
 
+
+def page_clip_corpus(n_pages: int, detail: str = "family", page_size: int = 128, realism: float = 1.0,
+                     seed: int = 0) -> tuple[Any, list[list[str]]]:
+    """The captioned pages `page_clip` trains on, standing in for the web: `n_pages` generated pages apart from any
+    archive (seed ``seed + 1000``; ``PageData``), and their captions at `detail` ("kind", "family" or
+    "institution": ``page_captions``)."""
+    from .data.drawings import PageCorpus, page_captions
+
+    check_positive("n_pages", n_pages)
+    web = PageCorpus(page_size, realism=realism).dataset(n_pages, seed=seed + 1000)
+    return web, page_captions(web, seed=seed + 1000, detail=detail)  # page_captions checks `detail`
+
+
+def page_clip(profile: str = "quick", detail: str = "family", page_size: int = 128, realism: float = 1.0,
+              device: str | torch.device = "auto", seed: int = 0, progress: bool = True, **overrides: Any) -> TrainResult:
+    """Notebook 04's CLIP that read captioned pages: `train_clip` on `page_clip_corpus` (pages apart from any
+    archive, captioned from what the generator drew at `detail`). The knobs are the profile's "page_clip" table
+    (`overrides` not None replace them: n_pages, epochs, batch_size, lr, model). Strokes are thickened for the
+    model's input size, as the search tool's CLIP encoder does. Loaded from data/checkpoints when trained before."""
+    from .search.encoders import thicken_strokes
+
+    knobs = profile_knobs("page_clip", profile, **overrides)
+    for name in ("epochs", "batch_size"):
+        check_positive(name, knobs[name])
+    web, captions = page_clip_corpus(knobs["n_pages"], detail, page_size, realism, seed)
+    images = thicken_strokes(web.images, image_size_of(knobs["model"]))
+    return train_clip(images, captions, knobs["model"], epochs=knobs["epochs"], batch_size=knobs["batch_size"],
+                      lr=knobs["lr"], seed=seed, device=device, progress=progress)
+

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from clipbook.data import pdf
-from clipbook.data.drawings import (FAMILIES, PAGE_KINDS, TITLE_BLOCKS, PageCorpus, mask_title_block,
+from clipbook.data.drawings import (FAMILIES, PAGE_KINDS, TITLE_BLOCKS, PageCorpus, family_queries, mask_title_block,
                                     title_block_box)
 
 
@@ -256,14 +256,40 @@ def test_page_captions_say_what_the_generator_drew():
 
 def test_text_queries_rank_the_archive_by_their_own_family(monkeypatch):
     """The plumbing of `text_query_search`: a "text tower" that returns, for each family's query, the features of
-    one drawing of that family finds that drawing first, so precision@1 is 1 for every family."""
+    one drawing of that family (whatever the wording) finds that drawing first, so precision@1 is 1 for every family."""
     from clipbook import anchoring, retrieval, search
 
     pages = PageCorpus(64).dataset(120, seed=4, cache=False)
     encoder = search.pixel_encoder(16)
     features = encoder.encode(pages.images)
     first = {f: int(np.flatnonzero(pages.family == f)[0]) for f in sorted(set(pages.family[pages.family >= 0]))}
-    monkeypatch.setattr(retrieval, "encode_texts", lambda model, tok, texts, device: features[list(first.values())])
+    asked = {q: first[f] for f in first for q in family_queries(pages.families[f])}
+    monkeypatch.setattr(retrieval, "encode_texts", lambda model, tok, texts, device: features[[asked[t] for t in texts]])
     out = anchoring.text_query_search(pages, encoder, None, None, k=1, device="cpu")
     assert out["text_query_precision@1"] == 1.0
     assert out["chance_text_query_precision@1"] == pytest.approx(np.mean([np.mean(pages.family == f) for f in first]))
+
+
+def test_page_clip_trains_on_its_own_captioned_corpus_and_reuses_it(tmp_data):
+    """`page_clip`'s corpus is apart from an archive of the same seed, captioned at the detail asked; the CLIP
+    trains on it (its loss falls) and a second call loads the checkpoint instead of training again."""
+    import clipbook
+
+    web, captions = clipbook.page_clip_corpus(96, "institution", page_size=64, seed=0)
+    archive = PageCorpus(64, realism=1.0).dataset(96, seed=0)
+    assert len(web) == len(captions) == 96 and not np.array_equal(web.images, archive.images)
+    from clipbook.data.drawings import INSTITUTIONS
+    from clipbook.data.drawings.captions import institution_name
+
+    names = [institution_name(t) for t in INSTITUTIONS]
+    assert any(name in " ".join(c) for c in captions for name in names)  # some name their title block's institution
+    first = clipbook.page_clip("quick", "kind", page_size=64, device="cpu", progress=False, n_pages=96, epochs=3,
+                               batch_size=32, lr=1e-3)
+    assert not first.loaded and first.final_loss < first.initial_loss
+    again = clipbook.page_clip("quick", "kind", page_size=64, device="cpu", progress=False, n_pages=96, epochs=3,
+                               batch_size=32, lr=1e-3)
+    assert again.loaded and again.checkpoint == first.checkpoint
+    with pytest.raises(ValueError, match="detail='words' is not allowed"):
+        clipbook.page_clip("quick", "words", page_size=64, n_pages=96)
+    with pytest.raises(ValueError, match="epochs=0 is not allowed"):
+        clipbook.page_clip("quick", "kind", page_size=64, n_pages=96, epochs=0)

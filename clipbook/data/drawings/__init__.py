@@ -37,12 +37,12 @@ The modules, from the API down to the pen:
 * ``title_blocks`` — the institution templates, ``TITLE_BLOCK_BOX`` and masking it;
 * ``pen`` — the drawing toolkit every page is drawn with.
 """
-from .captions import CAPTION_DETAILS, family_query, page_captions
+from .captions import CAPTION_DETAILS, family_queries, page_captions
 from .corpus import OTHER_MIX, PageCorpus, PageData, check_fraction
 from .labels import FAMILIES, PAGE_KINDS, TITLE_BLOCKS, PageSpec
 from .render import render_page
 from .title_blocks import INSTITUTIONS, MARGIN, TITLE_BLOCK_BOX, mask_title_block, title_block_box
 
 __all__ = ["CAPTION_DETAILS", "FAMILIES", "INSTITUTIONS", "MARGIN", "OTHER_MIX", "PAGE_KINDS", "TITLE_BLOCKS",
-           "TITLE_BLOCK_BOX", "PageCorpus", "PageData", "PageSpec", "check_fraction", "family_query",
+           "TITLE_BLOCK_BOX", "PageCorpus", "PageData", "PageSpec", "check_fraction", "family_queries",
            "mask_title_block", "page_captions", "render_page", "title_block_box"]

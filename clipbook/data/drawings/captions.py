@@ -42,10 +42,11 @@ def institution_name(template: str) -> str:
     return INSTITUTIONS[template].title()
 
 
-def family_query(family: str) -> str:
-    """The text query that asks for drawings of `family`: "a technical drawing of a flange"."""
+def family_queries(family: str) -> list[str]:
+    """The text queries that ask for drawings of `family`, one per phrasing of a drawing ("a technical drawing
+    of a flange", "an engineering drawing of a flange", "a drawing of a flange")."""
     check_choice("family", family, FAMILIES)
-    return f"{KIND_WORDS['drawing'][0]} of {FAMILY_WORDS[family]}"
+    return [f"{words} of {FAMILY_WORDS[family]}" for words in KIND_WORDS["drawing"]]
 
 
 def page_captions(pages: PageData, seed: int = 0, detail: str = "family", p_family: float = 0.7,
