@@ -16,7 +16,7 @@ from clipbook.runner import run_notebook
 from nbcells import first_error, papermill_error
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "04_clip_vs_simclr_drawings.ipynb"
-ENCODERS = ("clip", "simclr", "pixels")
+ENCODERS = ("clip", "shapes_clip", "simclr", "pixels")
 pytestmark = pytest.mark.notebook
 
 
@@ -57,8 +57,8 @@ def test_04_learned_encoders_find_part_families(nb04):
     # the issue's goal (1.5x pixels, 4x chance) is NOT reached yet: the bars sit below the measurement
     assert simclr >= 1.15 * pixels and simclr >= 2.3 * chance
     # notebook 01's shapes CLIP, zero-shot, never shown a drawing: 0.150 = 1.9x chance on the scans (>= 3x on the
-    # clean pages); a CLIP trained on captioned pages is issue 13's part B
-    assert nb04["clip_precision@10"] >= 1.5 * chance
+    # clean pages)
+    assert nb04["shapes_clip_precision@10"] >= 1.5 * chance
     # the families stay recognisable on the scans: a linear probe on SimCLR's features names the family of
     # the query drawings above chance (one in six); measured 0.26 (pixels 0.18)
     assert nb04["simclr_family_probe_acc"] >= 0.21
@@ -85,6 +85,32 @@ def test_04_measures_title_block_anchoring(nb04):
     assert levels == {0.0, 0.5, 1.0}
 
 
+def test_04_page_clip_searches_with_words_and_anchors_when_captions_name_the_institution(nb04):
+    """Issue 13, part B: a CLIP trained on captioned pages (4,000 pages, 4 epochs, seed 0). Measured: text
+    queries (six families, three wordings each) 0.161 (chance 0.079; notebook 01's shapes CLIP 0.072, and the
+    page CLIP whose captions name only the page kind 0.156: at this budget the queries find drawings more than
+    families); image queries 0.163
+    (pixels 0.176, SimCLR 0.226); title-block share 0.236 / 0.268 / 0.387 with captions naming the kind /
+    + family / + institution (chance 0.087). With 6,000 pages the institution's share was 0.554 against 0.211."""
+    chance = nb04["chance_precision@10"]
+    assert nb04["caption_detail"] == "family" and nb04["page_clip_pages"] == 4000
+    assert nb04["chance_text_query_precision@10"] == pytest.approx(chance, abs=0.02)
+    # text queries beat chance (the issue's bar): 29 hits of 180 measured, the bar asks for 22 (chance: 14)
+    assert nb04["text_query_precision@10"] >= 1.5 * nb04["chance_text_query_precision@10"]
+    # its image features find the family well above chance, as the shapes CLIP's do
+    assert nb04["clip_precision@10"] >= 1.5 * chance
+    sweep = {row["caption_detail"]: row for row in nb04["caption_detail_sweep"]}
+    assert set(sweep) == {"kind", "family", "institution"}
+    for row in sweep.values():
+        for name in ("precision@10", "map@10", "titleblock_share@10", "masked_map@10", "text_query_precision@10"):
+            assert 0.0 <= row[name] <= 1.0, (row["caption_detail"], name)
+    # the sweep's "family" row is the notebook's page CLIP (the same checkpoint, loaded)
+    assert sweep["family"]["precision@10"] == pytest.approx(nb04["clip_precision@10"])
+    # naming the institution printed in the title block makes the CLIP lean on the title block: 1.44x the share
+    # of captions without the names here (2.6x with 6,000 pages); 1.15x is the bar, no effect would be 1x
+    assert sweep["institution"]["titleblock_share@10"] >= 1.15 * sweep["family"]["titleblock_share@10"]
+
+
 def test_04_pixels_collapse_as_scan_realism_grows(nb04):
     rows = {row["realism"]: row for row in nb04["realism_sweep"]}
     assert set(rows) == {0.0, 0.5, 1.0}
@@ -101,7 +127,7 @@ def test_04_search_tool_agrees_with_the_api(nb04, outputs):
     folder = outputs / "04_clip_vs_simclr_drawings"
     meta = json.loads((folder / "index" / "index.json").read_text())
     assert meta["encoder"].startswith("simclr:") and len(meta["ids"]) == nb04["n_pages"]
-    for figure in ("archive_examples", "title_blocks", "simclr_training", "retrieval", "neighbours", "anchoring",
+    for figure in ("captioned_pages", "caption_sweep", "archive_examples", "title_blocks", "simclr_training", "retrieval", "neighbours", "anchoring",
                    "occlusion", "correlation_sweep", "tsne", "families", "realism_sweep"):
         assert (folder / f"{figure}.png").stat().st_size > 10_000, figure
 
@@ -112,6 +138,10 @@ BAD_04 = [
     ({"SCAN_REALISM": -0.5}, r"SCAN_REALISM=-0.5 is not allowed: it must be a number from 0 to 1"),
     ({"N_PAGES": 0}, "N_PAGES=0 is not allowed"),
     ({"SIMCLR_BATCH_SIZE": 5000}, "SIMCLR_BATCH_SIZE=5000 is not allowed: it must be at most N_PAGES=2000"),
+    ({"CAPTION_DETAIL": "everything"},
+     "CAPTION_DETAIL='everything' is not allowed: choose one of 'kind', 'family', 'institution'"),
+    ({"CAPTION_SWEEP": ["kind", "colour"]}, "CAPTION_SWEEP entry='colour' is not allowed"),
+    ({"PAGE_CLIP_PAGES": 0}, "PAGE_CLIP_PAGES=0 is not allowed: it must be a positive integer"),
 ]
 
 
