@@ -86,16 +86,16 @@ def test_04_measures_title_block_anchoring(nb04):
 
 
 def test_04_page_clip_searches_with_words_and_anchors_when_captions_name_the_institution(nb04):
-    """Issue 13, part B: a CLIP trained on captioned pages (4,000 pages, 4 epochs, seed 0). Measured: text
-    queries (six families, three wordings each) 0.161 (chance 0.079; notebook 01's shapes CLIP 0.072, and the
-    page CLIP whose captions name only the page kind 0.156: at this budget the queries find drawings more than
-    families); image queries 0.163
-    (pixels 0.176, SimCLR 0.226); title-block share 0.236 / 0.268 / 0.387 with captions naming the kind /
-    + family / + institution (chance 0.087). With 6,000 pages the institution's share was 0.554 against 0.211."""
+    """Issue 13, part B: a CLIP trained on captioned pages with other institutions' title blocks (4,000 pages, 4
+    epochs). Measured at seed 0 (seed 1 in brackets): text queries (six families, three wordings each) 0.206
+    [0.189] (chance 0.079 [0.084]; notebook 01's shapes CLIP 0.072, and the page CLIP whose captions name only
+    the page kind also 0.206: the queries find drawings more than families); image queries 0.153 [0.162]
+    (pixels 0.176, SimCLR 0.226); title-block share 0.229 / 0.273 [0.225] / 0.342 [0.326] with captions naming
+    the kind / + family / + institution (chance 0.087)."""
     chance = nb04["chance_precision@10"]
     assert nb04["caption_detail"] == "family" and nb04["page_clip_pages"] == 4000
     assert nb04["chance_text_query_precision@10"] == pytest.approx(chance, abs=0.02)
-    # text queries beat chance (the issue's bar): 29 hits of 180 measured, the bar asks for 22 (chance: 14)
+    # text queries beat chance (the issue's bar): 34-37 hits of 180 measured, the bar asks for 22 (chance: 14)
     assert nb04["text_query_precision@10"] >= 1.5 * nb04["chance_text_query_precision@10"]
     # its image features find the family well above chance, as the shapes CLIP's do
     assert nb04["clip_precision@10"] >= 1.5 * chance
@@ -106,8 +106,8 @@ def test_04_page_clip_searches_with_words_and_anchors_when_captions_name_the_ins
             assert 0.0 <= row[name] <= 1.0, (row["caption_detail"], name)
     # the sweep's "family" row is the notebook's page CLIP (the same checkpoint, loaded)
     assert sweep["family"]["precision@10"] == pytest.approx(nb04["clip_precision@10"])
-    # naming the institution printed in the title block makes the CLIP lean on the title block: 1.44x the share
-    # of captions without the names here (2.6x with 6,000 pages); 1.15x is the bar, no effect would be 1x
+    # naming the institution printed in the title block makes the CLIP lean on the archive's title blocks, though
+    # it never saw them: 1.25x [1.45x] the share without the names; 1.15x is the bar, no effect would be 1x
     assert sweep["institution"]["titleblock_share@10"] >= 1.15 * sweep["family"]["titleblock_share@10"]
 
 
@@ -198,3 +198,30 @@ def test_04_searches_your_own_archive(labelled, tmp_path):
         assert {f"{e}_map@10" for e in ENCODERS} <= set(m)
     else:
         assert "pixels_map@10" not in m and "no labels" in " ".join(m["summary"])
+
+
+def test_04_with_your_clip_in_the_page_clips_place(tmp_path):
+    """CLIP_MODEL='local-dir:...' (a small CLIP saved as open_clip saves one) takes the `clip` row: no page CLIP is
+    trained, there is no shapes CLIP row, and the text queries go through your CLIP: their precision is the one
+    computed here apart, with open_clip's own loading of the folder."""
+    import open_clip
+
+    import clipbook
+    from clipbook import anchoring
+    from clipbook.data.drawings import PageCorpus
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model, _, _ = clipbook.create_clip("clipbook-page", device="cpu")
+    folder = clipbook.models.save_local_dir(model, "clipbook-page", tmp_path / "mine.open_clip")
+    m = run_notebook(NOTEBOOK, tmp_path / "out", profile="quick", device="cpu", log_output=False,
+                     parameters={"CLIP_MODEL": f"local-dir:{folder}", "N_PAGES": 240, "N_QUERIES": 40,
+                                 "SIMCLR_EPOCHS": 1, "SIMCLR_BATCH_SIZE": 64, "CAPTION_SWEEP": [],
+                                 "CORRELATION_SWEEP": [], "REALISM_SWEEP": [], "OCCLUSION_QUERIES": 1})
+    assert m["clip_model"] == f"local-dir:{folder}" and m["caption_detail"] is None and m["caption_detail_sweep"] == []
+    assert "shapes_clip_precision@10" not in m and "page_clip_pages" not in m and "clip_precision@10" in m
+    mine, _, _ = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+    archive = PageCorpus(128, realism=1.0).dataset(240, seed=0)
+    expected = anchoring.text_query_search(archive, search.clip_encoder(mine.eval(), "mine", None, "cpu"), mine,
+                                           open_clip.get_tokenizer(f"local-dir:{folder}"), 10, "cpu")
+    assert m["text_query_precision@10"] == pytest.approx(expected["text_query_precision@10"])
