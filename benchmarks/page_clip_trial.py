@@ -16,7 +16,7 @@ import time
 
 import clipbook
 from clipbook import anchoring, search, simclr
-from clipbook.data.drawings import CAPTION_DETAILS, PageCorpus
+from clipbook.data.drawings import CAPTION_DETAILS, TITLE_BLOCKS, PageCorpus
 from clipbook.profiles import profile_knobs
 
 def scores(archive, queries, encoder, index: search.PageIndex) -> dict[str, float]:
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--realism", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default="clipbook-page", help="the page CLIP's open_clip config")
+    ap.add_argument("--title-blocks", choices=["web", "archive"], default="web",
+                    help="the captioned corpus's institutions: its own (WEB_TITLE_BLOCKS) or the archive's")
     ap.add_argument("--baselines", action="store_true", help="also score pixels, SimCLR and the shapes CLIP")
     args = ap.parse_args(argv)
     k = profile_knobs("drawings", "quick")
@@ -56,12 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     for detail in args.detail:
         start = time.perf_counter()
         r = clipbook.page_clip("quick", detail, k["page_size"], args.realism, "cpu", args.seed, progress=False,
+                               title_blocks=None if args.title_blocks == "web" else TITLE_BLOCKS,
                                n_pages=args.pages, epochs=args.epochs, lr=args.lr, model=args.model)
         prepare_s = time.perf_counter() - start - (0 if r.loaded else r.train_seconds)  # rendering, captions
         enc = search.clip_encoder(r.model, "page_clip", device="cpu")
         index = search.PageIndex.build(archive.images, enc)
         text = anchoring.text_query_search(archive, enc, r.model, r.tokenizer, 10, "cpu", index=index)
-        print(json.dumps({"encoder": f"page_clip:{detail}", "pages": args.pages, "epochs": args.epochs,
+        print(json.dumps({"encoder": f"page_clip:{detail}", "title_blocks": args.title_blocks, "pages": args.pages,
+                          "epochs": args.epochs,
                           "prepare_s": round(prepare_s), "train_s": round(r.train_seconds), "chance": round(chance, 3),
                           **scores(archive, queries, enc, index),
                           **{name: round(v, 3) for name, v in text.items()}}), flush=True)

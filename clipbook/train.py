@@ -207,21 +207,24 @@ def workbook_clip(profile: str = "quick", device: str | torch.device = "auto", s
 
 
 def page_clip_corpus(n_pages: int, detail: str = "family", page_size: int = 128, realism: float = 1.0,
-                     seed: int = 0) -> tuple[Any, list[list[str]]]:
+                     seed: int = 0, title_blocks: Sequence[str] | None = None) -> tuple[Any, list[list[str]]]:
     """The captioned pages `page_clip` trains on, standing in for the web: `n_pages` generated pages apart from any
     archive (seed ``seed + 1000``; ``PageData``), and their captions at `detail` ("kind", "family" or
-    "institution": ``page_captions``)."""
-    from .data.drawings import PageCorpus, page_captions
+    "institution": ``page_captions``). Their title blocks are `title_blocks` (default ``WEB_TITLE_BLOCKS``:
+    institutions no archive of the generator carries)."""
+    from .data.drawings import WEB_TITLE_BLOCKS, PageCorpus, page_captions
 
     check_positive("n_pages", n_pages)
-    web = PageCorpus(page_size, realism=realism).dataset(n_pages, seed=seed + 1000)
+    templates = WEB_TITLE_BLOCKS if title_blocks is None else title_blocks
+    web = PageCorpus(page_size, templates=templates, realism=realism).dataset(n_pages, seed=seed + 1000)
     return web, page_captions(web, seed=seed + 1000, detail=detail)  # page_captions checks `detail`
 
 
 def page_clip(profile: str = "quick", detail: str = "family", page_size: int = 128, realism: float = 1.0,
-              device: str | torch.device = "auto", seed: int = 0, progress: bool = True, **overrides: Any) -> TrainResult:
+              device: str | torch.device = "auto", seed: int = 0, progress: bool = True,
+              title_blocks: Sequence[str] | None = None, **overrides: Any) -> TrainResult:
     """Notebook 04's CLIP that read captioned pages: `train_clip` on `page_clip_corpus` (pages apart from any
-    archive, captioned from what the generator drew at `detail`). The knobs are the profile's "page_clip" table
+    archive, with other institutions' title blocks, captioned from what the generator drew at `detail`). The knobs are the profile's "page_clip" table
     (`overrides` not None replace them: n_pages, epochs, batch_size, lr, model). Strokes are thickened for the
     model's input size, as the search tool's CLIP encoder does. Loaded from data/checkpoints when trained before."""
     from .search.encoders import thicken_strokes
@@ -229,7 +232,7 @@ def page_clip(profile: str = "quick", detail: str = "family", page_size: int = 1
     knobs = profile_knobs("page_clip", profile, **overrides)
     for name in ("epochs", "batch_size"):
         check_positive(name, knobs[name])
-    web, captions = page_clip_corpus(knobs["n_pages"], detail, page_size, realism, seed)
+    web, captions = page_clip_corpus(knobs["n_pages"], detail, page_size, realism, seed, title_blocks)
     images = thicken_strokes(web.images, image_size_of(knobs["model"]))
     return train_clip(images, captions, knobs["model"], epochs=knobs["epochs"], batch_size=knobs["batch_size"],
                       lr=knobs["lr"], seed=seed, device=device, progress=progress)

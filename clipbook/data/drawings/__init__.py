@@ -28,7 +28,7 @@ The modules, from the API down to the pen:
 
 * ``corpus`` — ``PageCorpus`` (sampling, labels, caching) and ``PageData``, the rendered pages;
 * ``captions`` — ``page_captions``: what the web would say about a page, at a chosen ``detail``;
-* ``labels`` — the vocabularies (``PAGE_KINDS``, ``FAMILIES``, ``TITLE_BLOCKS``) and ``PageSpec``;
+* ``labels`` — the vocabularies (``PAGE_KINDS``, ``FAMILIES``, ``TITLE_BLOCKS``, ``WEB_TITLE_BLOCKS``) and ``PageSpec``;
 * ``render`` — ``render_page``, the pipeline from one ``PageSpec`` to pixels;
 * ``scan`` — ``Scan``, scan realism: what a scanned archive does to a page, drawn per page;
 * ``parts`` — the six part families of the drawings;
@@ -39,10 +39,10 @@ The modules, from the API down to the pen:
 """
 from .captions import CAPTION_DETAILS, family_queries, page_captions
 from .corpus import OTHER_MIX, PageCorpus, PageData, check_fraction
-from .labels import FAMILIES, PAGE_KINDS, TITLE_BLOCKS, PageSpec
+from .labels import FAMILIES, PAGE_KINDS, TITLE_BLOCKS, WEB_TITLE_BLOCKS, PageSpec
 from .render import render_page
 from .title_blocks import INSTITUTIONS, MARGIN, TITLE_BLOCK_BOX, mask_title_block, title_block_box
 
 __all__ = ["CAPTION_DETAILS", "FAMILIES", "INSTITUTIONS", "MARGIN", "OTHER_MIX", "PAGE_KINDS", "TITLE_BLOCKS",
            "TITLE_BLOCK_BOX", "PageCorpus", "PageData", "PageSpec", "check_fraction", "family_queries",
-           "mask_title_block", "page_captions", "render_page", "title_block_box"]
+           "WEB_TITLE_BLOCKS", "mask_title_block", "page_captions", "render_page", "title_block_box"]

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ...utils import atomic_path, check_choice, check_positive, data_dir
-from .labels import FAMILIES, PAGE_KINDS, TITLE_BLOCKS, PageSpec
+from .labels import FAMILIES, PAGE_KINDS, TITLE_BLOCKS, WEB_TITLE_BLOCKS, PageSpec
 from .render import render_page
 
 # How the pages that are not drawings split among the other kinds.
@@ -84,7 +84,7 @@ class PageCorpus:
         self.title_block_correlation = check_fraction("title_block_correlation", title_block_correlation)
         self.realism = check_fraction("realism", realism)
         for name, values, known in (("families", list(families), FAMILIES),
-                                    ("templates", list(templates), TITLE_BLOCKS)):
+                                    ("templates", list(templates), TITLE_BLOCKS + WEB_TITLE_BLOCKS)):
             if len(values) < 2 or len(set(values)) != len(values):
                 raise ValueError(f"{name}={values!r} is not allowed: give at least two distinct names.")
             for v in values:

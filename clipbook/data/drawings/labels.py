@@ -11,6 +11,9 @@ PAGE_KINDS: tuple[str, ...] = ("drawing", "text", "table", "photo", "blank", "di
 FAMILIES: tuple[str, ...] = ("flange", "shaft", "bracket", "gear", "plate", "pipe_fitting")
 # Institutions whose title-block templates the drawings carry (fictional names).
 TITLE_BLOCKS: tuple[str, ...] = ("allegheny", "nordwerk", "kestrel", "meridian", "harbor", "tessera")
+# Institutions whose title blocks only the captioned corpus carries (notebook 04's "web", `clipbook.page_clip`):
+# a CLIP trained on it never saw the archive's title blocks, as a web CLIP never saw a customer's.
+WEB_TITLE_BLOCKS: tuple[str, ...] = ("osprey", "caldera", "lindqvist", "veritas")
 
 
 @dataclass(frozen=True)

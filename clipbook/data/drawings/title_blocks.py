@@ -10,18 +10,21 @@ import math
 
 import numpy as np
 
-from .labels import TITLE_BLOCKS
+from .labels import TITLE_BLOCKS, WEB_TITLE_BLOCKS
 from .pen import Pen
 
 # The institution's name each template prints.
 INSTITUTIONS = {
     "allegheny": "ALLEGHENY TECH. INST.", "nordwerk": "NORDWERK GMBH", "kestrel": "KESTREL AERO",
     "meridian": "MERIDIAN WORKS", "harbor": "HARBOR PUMP CO.", "tessera": "TESSERA LABS",
+    # the captioned corpus's own (WEB_TITLE_BLOCKS)
+    "osprey": "OSPREY MARINE", "caldera": "CALDERA STEEL", "lindqvist": "LINDQVIST AB", "veritas": "VERITAS RAIL",
 }
 MARGIN = 0.03  # the frame sits this far (page fraction) inside the page edge
 # (width, height) of each template as page fractions; all are anchored at the frame's bottom-right corner.
 _TEMPLATE_SIZES = {"allegheny": (0.36, 0.15), "nordwerk": (0.40, 0.12), "kestrel": (0.30, 0.18),
-                   "meridian": (0.34, 0.14), "harbor": (0.38, 0.16), "tessera": (0.28, 0.13)}
+                   "meridian": (0.34, 0.14), "harbor": (0.38, 0.16), "tessera": (0.28, 0.13),
+                   "osprey": (0.32, 0.14), "caldera": (0.37, 0.13), "lindqvist": (0.33, 0.17), "veritas": (0.30, 0.15)}
 # (x0, y0, x1, y1) page fractions holding every template: what masking the title block blanks out.
 TITLE_BLOCK_BOX: tuple[float, float, float, float] = (
     round(1 - MARGIN - max(w for w, _ in _TEMPLATE_SIZES.values()), 4),
@@ -131,5 +134,42 @@ def draw_title_block(pen: Pen, rng: np.random.Generator, template: str) -> None:
         pen.line([(x0 + 0.35 * W, y0), (x0 + 0.35 * W, y1)], thick=False)
         for f, s in ((0.05, name[:7]), (0.38, number), (0.71, date)):
             pen.text(x0 + 0.38 * W, y0 + f * H, s, small=True)
+    elif template == "osprey":  # filled sail logo on the left, name over three rows on the right
+        pen.rect(x0, y0, x1, y1)
+        pen.d.polygon([(x0 + 0.06 * W, y1 - 0.15 * H), (x0 + 0.2 * W, y0 + 0.12 * H), (x0 + 0.2 * W, y1 - 0.15 * H)],
+                      fill=pen.ink)
+        pen.line([(x0 + 0.26 * W, y0), (x0 + 0.26 * W, y1)])
+        for f in (0.3, 0.55, 0.78):
+            pen.line([(x0 + 0.26 * W, y0 + f * H), (x1, y0 + f * H)], thick=False)
+        for f, s in ((0.06, name), (0.33, number), (0.58, scale), (0.8, date)):
+            pen.text(x0 + 0.29 * W, y0 + f * H, s, small=True)
+    elif template == "caldera":  # ink band along the bottom, name on top, two columns between
+        pen.rect(x0, y0, x1, y1)
+        pen.d.rectangle([x0, y1 - 0.22 * H, x1, y1], fill=pen.ink)
+        pen.line([(x0, y0 + 0.35 * H), (x1, y0 + 0.35 * H)])
+        pen.line([(x0 + 0.5 * W, y0 + 0.35 * H), (x0 + 0.5 * W, y1 - 0.22 * H)], thick=False)
+        pen.text(x0 + 4, y0 + 0.06 * H, name, small=True)
+        pen.text(x0 + 4, y0 + 0.42 * H, number, small=True)
+        pen.text(x0 + 0.53 * W, y0 + 0.42 * H, date, small=True)
+    elif template == "lindqvist":  # four rows on the left, a crossed square on the right
+        pen.rect(x0, y0, x1, y1)
+        mx = x0 + 0.7 * W
+        pen.line([(mx, y0), (mx, y1)])
+        pen.line([(mx, y0), (x1, y1)], thick=False)
+        pen.line([(mx, y1), (x1, y0)], thick=False)
+        for k in range(1, 4):
+            pen.line([(x0, y0 + k * H / 4), (mx, y0 + k * H / 4)], thick=False)
+        for k, s in enumerate((name, number, scale, date)):
+            pen.text(x0 + 3, y0 + (k + 0.1) * H / 4, s, small=True)
+    elif template == "veritas":  # rails: two thick horizontal bars through a ring logo, name and two rows
+        pen.rect(x0, y0, x1, y1)
+        pen.circle(x0 + 0.15 * W, y0 + 0.5 * H, 0.32 * H)
+        for f in (0.38, 0.62):
+            pen.d.rectangle([x0 + 0.03 * W, y0 + f * H - 1, x0 + 0.27 * W, y0 + f * H + 1], fill=pen.ink)
+        for f in (0.4, 0.7):
+            pen.line([(x0 + 0.32 * W, y0 + f * H), (x1, y0 + f * H)], thick=False)
+        for f, s in ((0.08, name), (0.45, number), (0.74, date)):
+            pen.text(x0 + 0.35 * W, y0 + f * H, s, small=True)
     else:  # pragma: no cover - check_choice keeps unknown names out
-        raise ValueError(f"template={template!r} is not a title-block template: choose one of {TITLE_BLOCKS}.")
+        raise ValueError(f"template={template!r} is not a title-block template: choose one of "
+                         f"{TITLE_BLOCKS + WEB_TITLE_BLOCKS}.")
