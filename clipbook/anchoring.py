@@ -53,8 +53,8 @@ def text_query_search(pages: PageData, encoder: Encoder, model, tokenizer, k: in
     the three wordings captions use for a drawing ("a technical drawing of a flange", "an engineering drawing of
     a flange", "a drawing of a flange"; encoded by the same CLIP's text tower): ``text_query_precision@k`` (the
     share of a query's top k that are drawings of its family, averaged over a family's queries, then over
-    families), its chance level (the families' shares of the archive) and the precision of each family. Pass `index` (the pages already
-    indexed with `encoder`, unmasked) to search it instead of encoding the pages again."""
+    families), its chance level (the families' shares of the archive) and the precision of each family. Pass
+    `index` (the pages already indexed with `encoder`, unmasked) to search it instead of encoding them again."""
     from .retrieval import encode_texts
 
     families = [f for f in range(len(pages.families)) if np.any(pages.family == f)]

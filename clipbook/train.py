@@ -9,7 +9,7 @@ optimizer, schedule, autocast, caching, checkpoints and resumable runs are the e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import open_clip
@@ -22,6 +22,9 @@ from .models import (LOCAL_DIR, check_model_name, clamp_logit_scale, create_clip
 from .preprocess import normalizer
 from .profiles import profile_knobs
 from .utils import check_choice, check_positive, fp32_loss, seed_everything
+
+if TYPE_CHECKING:
+    from .data.drawings import PageData
 
 _TRAIN_VERSION = 1
 LOSSES: tuple[str, ...] = ("auto", "softmax", "sigmoid")
@@ -207,7 +210,7 @@ def workbook_clip(profile: str = "quick", device: str | torch.device = "auto", s
 
 
 def page_clip_corpus(n_pages: int, detail: str = "family", page_size: int = 128, realism: float = 1.0,
-                     seed: int = 0, title_blocks: Sequence[str] | None = None) -> tuple[Any, list[list[str]]]:
+                     seed: int = 0, title_blocks: Sequence[str] | None = None) -> tuple[PageData, list[list[str]]]:
     """The captioned pages `page_clip` trains on, standing in for the web: `n_pages` generated pages apart from any
     archive (seed ``seed + 1000``; ``PageData``), and their captions at `detail` ("kind", "family" or
     "institution": ``page_captions``). Their title blocks are `title_blocks` (default ``WEB_TITLE_BLOCKS``:
@@ -224,9 +227,10 @@ def page_clip(profile: str = "quick", detail: str = "family", page_size: int = 1
               device: str | torch.device = "auto", seed: int = 0, progress: bool = True,
               title_blocks: Sequence[str] | None = None, **overrides: Any) -> TrainResult:
     """Notebook 04's CLIP that read captioned pages: `train_clip` on `page_clip_corpus` (pages apart from any
-    archive, with other institutions' title blocks, captioned from what the generator drew at `detail`). The knobs are the profile's "page_clip" table
-    (`overrides` not None replace them: n_pages, epochs, batch_size, lr, model). Strokes are thickened for the
-    model's input size, as the search tool's CLIP encoder does. Loaded from data/checkpoints when trained before."""
+    archive, with other institutions' title blocks, captioned from what the generator drew at `detail`). The knobs
+    are the profile's "page_clip" table (`overrides` not None replace them: n_pages, epochs, batch_size, lr, model).
+    Strokes are thickened for the model's input size, as the search tool's CLIP encoder does. Loaded from
+    data/checkpoints when trained before."""
     from .search.encoders import thicken_strokes
 
     knobs = profile_knobs("page_clip", profile, **overrides)
@@ -236,4 +240,3 @@ def page_clip(profile: str = "quick", detail: str = "family", page_size: int = 1
     images = thicken_strokes(web.images, image_size_of(knobs["model"]))
     return train_clip(images, captions, knobs["model"], epochs=knobs["epochs"], batch_size=knobs["batch_size"],
                       lr=knobs["lr"], seed=seed, device=device, progress=progress)
-

@@ -271,7 +271,8 @@ def test_text_queries_rank_the_archive_by_their_own_family(monkeypatch):
     features = encoder.encode(pages.images)
     first = {f: int(np.flatnonzero(pages.family == f)[0]) for f in sorted(set(pages.family[pages.family >= 0]))}
     asked = {q: first[f] for f in first for q in family_queries(pages.families[f])}
-    monkeypatch.setattr(retrieval, "encode_texts", lambda model, tok, texts, device: features[[asked[t] for t in texts]])
+    monkeypatch.setattr(retrieval, "encode_texts",
+                        lambda model, tok, texts, device: features[[asked[t] for t in texts]])
     out = anchoring.text_query_search(pages, encoder, None, None, k=1, device="cpu")
     assert out["text_query_precision@1"] == 1.0
     assert out["chance_text_query_precision@1"] == pytest.approx(np.mean([np.mean(pages.family == f) for f in first]))

@@ -28,7 +28,8 @@ The modules, from the API down to the pen:
 
 * ``corpus`` — ``PageCorpus`` (sampling, labels, caching) and ``PageData``, the rendered pages;
 * ``captions`` — ``page_captions``: what the web would say about a page, at a chosen ``detail``;
-* ``labels`` — the vocabularies (``PAGE_KINDS``, ``FAMILIES``, ``TITLE_BLOCKS``, ``WEB_TITLE_BLOCKS``) and ``PageSpec``;
+* ``labels`` — the vocabularies (``PAGE_KINDS``, ``FAMILIES``, ``TITLE_BLOCKS``, ``WEB_TITLE_BLOCKS``) and
+  ``PageSpec``;
 * ``render`` — ``render_page``, the pipeline from one ``PageSpec`` to pixels;
 * ``scan`` — ``Scan``, scan realism: what a scanned archive does to a page, drawn per page;
 * ``parts`` — the six part families of the drawings;
