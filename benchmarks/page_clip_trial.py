@@ -22,8 +22,7 @@ from clipbook.profiles import profile_knobs
 def scores(archive, queries, encoder, index: search.PageIndex) -> dict[str, float]:
     """Family precision@10 with the title block kept (through `index`, the archive indexed unmasked) and masked,
     and the title-block share."""
-    _, found = index.search_pages(queries.images, encoder, 10)
-    kept = anchoring.search_metrics(found, queries, archive, 10)
+    kept, _ = anchoring.search_archive(archive, queries, encoder, False, 10, index=index)
     masked, _ = anchoring.search_archive(archive, queries, encoder, True, 10)
     return {"precision@10": round(kept["precision@10"], 3), "masked_precision@10": round(masked["precision@10"], 3),
             "titleblock_share@10": round(kept["titleblock_share@10"], 3)}

@@ -39,10 +39,12 @@ def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int
 
 
 def search_archive(pages: PageData, queries: PageData, encoder: Encoder, masked: bool,
-                   k: int = 10) -> tuple[dict[str, float], np.ndarray]:
+                   k: int = 10, index: PageIndex | None = None) -> tuple[dict[str, float], np.ndarray]:
     """Index `pages`, search them with the `queries` drawings (TITLE_BLOCK_BOX blanked on both if `masked`):
-    `search_metrics` and the top-k positions (Q, k)."""
-    index = PageIndex.build(pages.images, encoder, mask_box=TITLE_BLOCK_BOX if masked else None)
+    `search_metrics` and the top-k positions (Q, k). Pass `index` (`pages` already indexed with `encoder`, with
+    the same masking) to search it instead of encoding the pages again."""
+    if index is None:
+        index = PageIndex.build(pages.images, encoder, mask_box=TITLE_BLOCK_BOX if masked else None)
     _, found = index.search_pages(queries.images, encoder, k)
     return search_metrics(found, queries, pages, k), found
 
