@@ -134,6 +134,18 @@ def test_compile_trains_the_model_it_saves(pages, monkeypatch):
         torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-5, msg=k)
 
 
+def test_an_unsaved_model_searches_named_by_its_weights(pages):
+    """cache=False leaves no checkpoint: the encoder is named by a hash of the weights, BatchNorm's 0-d step
+    counters included (hashing them failed before)."""
+    r = simclr.train_simclr(pages, **TINY, cache=False)
+    assert r.checkpoint is None
+    enc = search.encoder_from_result(r, "cpu")
+    assert enc.name.startswith(f"simclr:{simclr.SIMCLR_MODEL}-") and enc.spec is None
+    assert enc.name == search.encoder_from_result(r, "cpu").name
+    direct = simclr.encode_pages(r.model, search.thicken_strokes(pages[:3], 32), "cpu")
+    np.testing.assert_allclose(enc.encode(pages[:3]), direct.numpy(), atol=1e-5)
+
+
 def test_a_clip_checkpoint_is_not_a_simclr_one(tmp_path):
     model, _, _ = clipbook.create_clip("clipbook-tiny")
     path = clipbook.save_checkpoint(model, tmp_path / "clip.safetensors", "clipbook-tiny")
