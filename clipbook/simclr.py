@@ -1,12 +1,14 @@
 """Self-supervised SimCLR on document pages with lightly (notebook 04 introduces it).
 
-One method, top to bottom, as in lightly's examples: model (torchvision's ResNet-18 with no weights and
-lightly's ``SimCLRProjectionHead``), transform (two random views of every page, made for line drawings on
+One method, top to bottom, as in lightly's examples: model (a backbone with no weights: torchvision's ResNet-18,
+as the seed's, or a small plain convnet that trains about three times faster on a CPU; and lightly's
+``SimCLRProjectionHead``), transform (two random views of every page, made for line drawings on
 white paper), data (the whole uint8 page set on the device), loss (lightly's ``NTXentLoss``), optimizer
 (AdamW with warm-up and cosine decay), loop. bf16 autocast on CUDA. Like ``train_clip``, ``train_simclr``
 loads a cached checkpoint when one was trained with the same pages and parameters, and trains otherwise.
 
-Search uses the backbone's 512-d features (before the projection head), L2-normalised, as the seed did.
+Search uses the backbone's features (before the projection head: 512-d for the ResNet-18, 256-d for the convnet),
+L2-normalised, as the seed did.
 """
 from __future__ import annotations
 
@@ -27,23 +29,47 @@ from . import distributed, engine
 from .engine import TrainResult
 from .models import checkpoint_info
 from .preprocess import images_to_tensor
-from .utils import autocast, check_positive, fp32_loss, resolve_device, seed_everything
+from .utils import autocast, check_choice, check_positive, fp32_loss, resolve_device, seed_everything
 
-SIMCLR_MODEL = "simclr-resnet18"
-_TRAIN_VERSION = 2  # 2: views made for scans (zoom out, aspect, noise)
+SIMCLR_MODEL = "simclr"
+_LEGACY_MODELS = ("simclr-resnet18",)  # what checkpoints called it before the backbone became a choice
+_TRAIN_VERSION = 3  # 2: views made for scans (zoom out, aspect, noise); 3: the backbone is a parameter
+SIMCLR_BACKBONES: tuple[str, ...] = ("resnet18", "convnet")
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics, as torchvision's ResNets
 
 
-class SimCLR(torch.nn.Module):
-    """ResNet-18 backbone (torchvision, no pretrained weights) and lightly's SimCLR projection head."""
+def make_backbone(name: str) -> tuple[torch.nn.Module, int]:
+    """A backbone with no pretrained weights and the width of its features.
 
-    def __init__(self, input_size: int = 48, projection_dim: int = 128) -> None:
-        super().__init__()
-        check_positive("input_size", input_size)
+    * ``"resnet18"``: torchvision's ResNet-18 (11M parameters, 512-d), the seed's. Its stem (a stride-2
+      convolution and a max-pool) leaves a 12x12 map of a 48-px page.
+    * ``"convnet"``: eight 3x3 convolutions with BatchNorm and ReLU, 32 to 256 channels, stride 2 every other
+      layer from the first, average-pooled (1.2M parameters, 256-d). On the quick profile's 48-px pages it
+      runs a SimCLR step about three times faster than the ResNet-18 on a CPU, so the same minutes buy three
+      times the epochs (benchmarks/RESULTS.md)."""
+    check_choice("backbone", name, SIMCLR_BACKBONES)
+    if name == "resnet18":
         resnet = torchvision.models.resnet18(weights=None)
         resnet.fc = torch.nn.Identity()
-        self.backbone = resnet
-        self.projection_head = SimCLRProjectionHead(512, 512, projection_dim)
+        return resnet, 512
+    layers, width, c_in = [], 32, 3
+    for i in range(8):
+        c_out = width * 2 ** (i // 2)
+        layers += [torch.nn.Conv2d(c_in, c_out, 3, stride=2 if i % 2 == 0 else 1, padding=1, bias=False),
+                   torch.nn.BatchNorm2d(c_out), torch.nn.ReLU(inplace=True)]
+        c_in = c_out
+    return torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()), c_in
+
+
+class SimCLR(torch.nn.Module):
+    """A backbone (`make_backbone`, no pretrained weights) and lightly's SimCLR projection head."""
+
+    def __init__(self, input_size: int = 48, projection_dim: int = 128, backbone: str = "resnet18") -> None:
+        super().__init__()
+        check_positive("input_size", input_size)
+        self.backbone, self.feature_dim = make_backbone(backbone)
+        self.backbone_name = backbone
+        self.projection_head = SimCLRProjectionHead(self.feature_dim, 512, projection_dim)
         self.input_size = int(input_size)
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
@@ -163,11 +189,12 @@ def load_simclr(path: str | os.PathLike, device: str | torch.device = "auto") ->
     """A SimCLR model from a clipbook checkpoint; a clear error when the file is not one."""
     path = Path(path)
     info = checkpoint_info(path)
-    if info.get("model") != SIMCLR_MODEL:
+    if info.get("model") not in (SIMCLR_MODEL, *_LEGACY_MODELS):
         raise ValueError(f"checkpoint={str(path)!r} holds a {info.get('model')!r} model, not {SIMCLR_MODEL!r}: "
                          "give a checkpoint written by train_simclr.")
     params = info.get("params", {})
-    model = SimCLR(input_size=params.get("input_size", 48), projection_dim=params.get("projection_dim", 128))
+    model = SimCLR(input_size=params.get("input_size", 48), projection_dim=params.get("projection_dim", 128),
+                   backbone=params.get("backbone", "resnet18"))
     try:
         model.load_state_dict(load_file(str(path)))
     except (RuntimeError, SafetensorError, OSError) as e:
@@ -178,7 +205,7 @@ def load_simclr(path: str | os.PathLike, device: str | torch.device = "auto") ->
 @torch.no_grad()
 def encode_pages(model: SimCLR, images: np.ndarray | torch.Tensor, device: str | torch.device = "auto",
                  batch_size: int = 256) -> torch.Tensor:
-    """L2-normalised backbone features (N, 512), float32 on the CPU, of uint8 (N, H, W, 3) pages."""
+    """L2-normalised backbone features (N, model.feature_dim), float32 on the CPU, of uint8 (N, H, W, 3) pages."""
     dev = resolve_device(device)
     model.to(dev).eval()
     x = images_to_tensor(images)
@@ -192,6 +219,7 @@ def encode_pages(model: SimCLR, images: np.ndarray | torch.Tensor, device: str |
 def train_simclr(
     images: np.ndarray | torch.Tensor,
     *,
+    backbone: str = "resnet18",
     input_size: int = 48,
     epochs: int = 4,
     batch_size: int = 128,
@@ -210,7 +238,8 @@ def train_simclr(
     resume_seconds: float | None = engine.DEFAULT_RESUME_SECONDS,
     resume_steps: int | None = None,
 ) -> TrainResult:
-    """Train a ResNet-18 with SimCLR on uint8 pages (N, H, W, 3), without labels.
+    """Train a backbone (`make_backbone`: "resnet18" or "convnet") with SimCLR on uint8 pages (N, H, W, 3),
+    without labels.
 
     Returns a `TrainResult` (model: a `SimCLR`, tokenizer None). With `cache=True`, a checkpoint trained
     with the same pages and parameters is loaded from `checkpoint_dir` (default data/checkpoints) instead of
@@ -221,17 +250,18 @@ def train_simclr(
         check_positive(name, value)
     for name, value in (("lr", lr), ("temperature", temperature)):
         check_positive(name, value, integer=False)
+    check_choice("backbone", backbone, SIMCLR_BACKBONES)
     if batch_size < 2:
         raise ValueError(f"batch_size={batch_size} is not allowed: a contrastive batch needs at least 2 pages.")
     ctx, x_all = engine.start(images, batch_size, lr, warmup, weight_decay, compile, device, unit="pages")
-    params = {"v": _TRAIN_VERSION, "model": SIMCLR_MODEL, "input_size": input_size, "epochs": epochs,
+    params = {"v": _TRAIN_VERSION, "model": SIMCLR_MODEL, "backbone": backbone, "input_size": input_size, "epochs": epochs,
               "batch_size": batch_size, "lr": lr, "temperature": temperature, "weight_decay": weight_decay,
               "warmup": warmup, "projection_dim": projection_dim, "seed": seed}
     path = engine.checkpoint_path(SIMCLR_MODEL, engine.fingerprint(params, x_all), checkpoint_dir) if cache else None
 
     def train() -> TrainResult:
         seed_everything(seed)
-        model = SimCLR(input_size, projection_dim).to(ctx.device)
+        model = SimCLR(input_size, projection_dim, backbone).to(ctx.device)
         # channels_last: the convolution layout tensor cores (and oneDNN on a CPU, 4-10% here) run fastest
         model = model.to(memory_format=torch.channels_last)
         (x_dev,) = engine.on_device(ctx, x_all)

@@ -121,11 +121,12 @@ def clip_encoder(model: torch.nn.Module, name: str, spec: str | None = None,
 
 def simclr_encoder(model: torch.nn.Module, name: str, spec: str | None = None,
                    device: str | torch.device = "auto") -> Encoder:
-    """A SimCLR ResNet-18's backbone features (train_simclr), strokes thickened for its input size first."""
+    """A SimCLR model's backbone features (train_simclr), strokes thickened for its input size first."""
     from ..simclr import encode_pages  # lightly is imported only when needed
 
     dev = resolve_device(device)
-    return Encoder(name, spec, 512, lambda images: encode_pages(model, thicken_strokes(images, model.input_size), dev))
+    return Encoder(name, spec, model.feature_dim,
+                   lambda images: encode_pages(model, thicken_strokes(images, model.input_size), dev))
 
 
 def _weights_name(model: torch.nn.Module) -> str:
