@@ -51,17 +51,18 @@ def test_04_learned_encoders_find_part_families(nb04):
     # 0.176 = 2.2x chance 0.079 (0.632 on the clean pages); the issue's goal of at most 2x is NOT reached yet, so
     # the bar sits at 2.5x, between that measurement and the clean pages' 8x
     assert chance < pixels <= 2.5 * chance
-    # ... and SimCLR, trained on them (12 epochs), beats the pixels. Measured: 0.226 = 1.28x pixels, 2.8x chance
-    # (trained on two threads; 0.207 = 1.18x under make test's one thread per worker, as training is not bitwise
-    # the same across thread counts);
-    # the issue's goal (1.5x pixels, 4x chance) is NOT reached yet: the bars sit below the measurement
-    assert simclr >= 1.15 * pixels and simclr >= 2.3 * chance
+    # ... and SimCLR, trained on them (the quick profile's convnet, 30 epochs), beats the pixels clearly. Measured
+    # under make test's one thread: 0.308 = 1.74x pixels, 3.9x chance; on two threads (training is not bitwise the
+    # same across thread counts) seed 0: 0.318 = 1.81x, 4.0x; seed 1: 0.281 = 1.84x pixels (0.153), 3.3x chance.
+    # The issue asks 1.5x pixels and 4x chance. The bars sit between those measurements and the pixels (1x, 2.2x);
+    # the ResNet-18 of before (12 epochs) reached 1.18-1.28x, 2.6-2.8x
+    assert simclr >= 1.4 * pixels and simclr >= 3.0 * chance
     # notebook 01's shapes CLIP, zero-shot, never shown a drawing: 0.150 = 1.9x chance on the scans (>= 3x on the
     # clean pages)
     assert nb04["shapes_clip_precision@10"] >= 1.5 * chance
     # the families stay recognisable on the scans: a linear probe on SimCLR's features names the family of
-    # the query drawings above chance (one in six); measured 0.26 (pixels 0.18)
-    assert nb04["simclr_family_probe_acc"] >= 0.21
+    # the query drawings above chance (one in six); measured 0.39 (pixels 0.18; the ResNet-18 of before 0.26)
+    assert nb04["simclr_family_probe_acc"] >= 0.28
     assert nb04["simclr_family_probe_acc"] > nb04["pixels_family_probe_acc"]
     for e in ENCODERS:  # precision and family share are the same quantity; mAP ranks the hits found
         assert nb04[f"{e}_family_share@10"] == pytest.approx(nb04[f"{e}_precision@10"])
@@ -90,7 +91,7 @@ def test_04_page_clip_searches_with_words_and_anchors_when_captions_name_the_ins
     epochs). Measured at seed 0 (seed 1 in brackets): text queries (six families, three wordings each) 0.206
     [0.189] (chance 0.079 [0.084]; notebook 01's shapes CLIP 0.072, and the page CLIP whose captions name only
     the page kind also 0.206: the queries find drawings more than families); image queries 0.153 [0.162]
-    (pixels 0.176, SimCLR 0.226); title-block share 0.229 / 0.273 [0.225] / 0.342 [0.326] with captions naming
+    (pixels 0.176, SimCLR 0.308); title-block share 0.229 / 0.273 [0.225] / 0.342 [0.326] with captions naming
     the kind / + family / + institution (chance 0.087)."""
     chance = nb04["chance_precision@10"]
     assert nb04["caption_detail"] == "family" and nb04["page_clip_pages"] == 4000
@@ -116,10 +117,11 @@ def test_04_pixels_collapse_as_scan_realism_grows(nb04):
     assert set(rows) == {0.0, 0.5, 1.0}
     clean, scans = rows[0.0], rows[1.0]
     # measured on 600 pages, frozen encoders (SimCLR trained at realism 1): pixels 0.471 -> 0.216 -> 0.145,
-    # SimCLR 0.550 -> 0.268 -> 0.165 at realism 0, 0.5, 1 (chance 0.085)
+    # SimCLR 0.669 -> 0.413 -> 0.275 at realism 0, 0.5, 1 (chance 0.085; the ResNet-18 of before: 0.550 -> 0.268 ->
+    # 0.165)
     assert clean["pixels_precision@10"] >= 4 * clean["chance_precision@10"]  # clean pages: pixels find the family
     assert scans["pixels_precision@10"] <= 0.5 * clean["pixels_precision@10"]
-    assert scans["simclr_precision@10"] >= 1.05 * scans["pixels_precision@10"]
+    assert scans["simclr_precision@10"] >= 1.4 * scans["pixels_precision@10"]  # measured 1.9x
 
 
 def test_04_search_tool_agrees_with_the_api(nb04, outputs):
@@ -138,6 +140,7 @@ BAD_04 = [
     ({"SCAN_REALISM": -0.5}, r"SCAN_REALISM=-0.5 is not allowed: it must be a number from 0 to 1"),
     ({"N_PAGES": 0}, "N_PAGES=0 is not allowed"),
     ({"SIMCLR_BATCH_SIZE": 5000}, "SIMCLR_BATCH_SIZE=5000 is not allowed: it must be at most N_PAGES=2000"),
+    ({"SIMCLR_BACKBONE": "resnet50"}, "SIMCLR_BACKBONE='resnet50' is not allowed: choose one of 'resnet18', 'convnet'"),
     ({"CAPTION_DETAIL": "everything"},
      "CAPTION_DETAIL='everything' is not allowed: choose one of 'kind', 'family', 'institution'"),
     ({"CAPTION_SWEEP": ["kind", "colour"]}, "CAPTION_SWEEP entry='colour' is not allowed"),
