@@ -152,6 +152,19 @@ def test_the_convnet_backbone_saves_loads_and_searches(pages, tmp_data):
     assert not other.loaded and other.checkpoint != r.checkpoint and other.model.backbone_name == "resnet18"
 
 
+def test_a_checkpoint_from_before_the_backbone_choice_loads_as_a_resnet18(tmp_path):
+    """Checkpoints written before the backbone became a parameter are named 'simclr-resnet18' and record no
+    backbone: they load as the ResNet-18 they hold."""
+    clipbook.seed_everything(0)
+    old = simclr.SimCLR(32)
+    path = clipbook.save_checkpoint(old, tmp_path / "old.safetensors", "simclr-resnet18",
+                                    {"params": {"input_size": 32, "projection_dim": 128}})
+    loaded = simclr.load_simclr(path, "cpu")
+    assert loaded.backbone_name == "resnet18" and loaded.feature_dim == 512 and loaded.input_size == 32
+    for (k, a), b in zip(old.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
 def test_an_unsaved_model_searches_named_by_its_weights(pages):
     """cache=False leaves no checkpoint: the encoder is named by a hash of the weights, BatchNorm's 0-d step
     counters included (hashing them failed before)."""
