@@ -254,9 +254,9 @@ def train_simclr(
     if batch_size < 2:
         raise ValueError(f"batch_size={batch_size} is not allowed: a contrastive batch needs at least 2 pages.")
     ctx, x_all = engine.start(images, batch_size, lr, warmup, weight_decay, compile, device, unit="pages")
-    params = {"v": _TRAIN_VERSION, "model": SIMCLR_MODEL, "backbone": backbone, "input_size": input_size, "epochs": epochs,
-              "batch_size": batch_size, "lr": lr, "temperature": temperature, "weight_decay": weight_decay,
-              "warmup": warmup, "projection_dim": projection_dim, "seed": seed}
+    params = {"v": _TRAIN_VERSION, "model": SIMCLR_MODEL, "backbone": backbone, "input_size": input_size,
+              "epochs": epochs, "batch_size": batch_size, "lr": lr, "temperature": temperature,
+              "weight_decay": weight_decay, "warmup": warmup, "projection_dim": projection_dim, "seed": seed}
     path = engine.checkpoint_path(SIMCLR_MODEL, engine.fingerprint(params, x_all), checkpoint_dir) if cache else None
 
     def train() -> TrainResult:
