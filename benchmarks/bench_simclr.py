@@ -33,8 +33,8 @@ def pages(n: int, size: int):
 def clipbook_throughput(images, batch_size: int, input_size: int, steps: int, device: str, compile: bool = False,
                         warmup_steps: int = 3) -> float:
     """Samples/s of train_simclr over `steps` steps after `warmup_steps` untimed ones, from its per-step clock."""
-    r = train_simclr(images[: batch_size * (warmup_steps + steps)], input_size=input_size, epochs=1,
-                     batch_size=batch_size, device=device, cache=False, progress=False, compile=compile)
+    r = train_simclr(images[: batch_size * (warmup_steps + steps)], backbone="resnet18", input_size=input_size,
+                     epochs=1, batch_size=batch_size, device=device, cache=False, progress=False, compile=compile)
     return r.steady_samples_per_second(skip=warmup_steps - 1)
 
 
