@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     queries = corpus.dataset(k["n_queries"], seed=args.seed + 1, drawings_only=True)
     pixels, _ = anchoring.search_archive(archive, queries, search.pixel_encoder(32), False, 10)
     start = time.perf_counter()
-    r = simclr.train_simclr(archive.images, backbone=args.backbone, input_size=args.input_size, epochs=args.epochs,
-                            batch_size=args.batch_size, lr=args.lr, temperature=quick["temperature"], seed=args.seed,
-                            device="cpu", cache=False, progress=False)
+    knobs = {**quick, "backbone": args.backbone, "input_size": args.input_size, "epochs": args.epochs,
+             "batch_size": args.batch_size, "lr": args.lr}  # the rest as the quick profile trains it
+    r = simclr.train_simclr(archive.images, **knobs, seed=args.seed, device="cpu", cache=False, progress=False)
     seconds = time.perf_counter() - start
     encoder = search.encoder_from_result(r, "cpu")
     kept, _ = anchoring.search_archive(archive, queries, encoder, False, 10)

@@ -27,8 +27,8 @@ OTHER_RUNS_04 = ("test_04_bad_parameters", "test_04_a_bad_parameter", "test_04_s
 # The groups, longest first (a fresh clone, one torch thread each: notebook 04 about 900 s, its SimCLR 555 of them,
 # more when it trains its page CLIPs itself; the page CLIPs about 570, 01-05 about 700, 06 about 440, 07 about 290,
 # 04's other runs about 250): each free worker takes the longest group left, then the single tests, so the longest
-# runs do not start last. The page CLIPs go second: the other worker trains them while notebook 04 trains SimCLR, and the
-# notebook then loads them.
+# runs do not start last. The page CLIPs go second: the other worker trains them while notebook 04 trains SimCLR,
+# and the notebook then loads them.
 LONGEST_FIRST = ("notebook_04", "page_clips", "workbook_clip", "notebook_06", "notebook_07", "notebook_04_other_runs")
 
 
