@@ -87,6 +87,14 @@ class SimCLR(torch.nn.Module):
         return (x - self.mean) / self.std
 
 
+def _min3x3(x: torch.Tensor) -> torch.Tensor:
+    """Each pixel of (N, C, H, W) replaced by the darkest of its 3x3 neighbourhood: what -max_pool2d(-x, 3, 1, 1)
+    computes, exactly, as two passes of shifted minima (several times faster on a CPU)."""
+    p = F.pad(x, (1, 1, 1, 1), value=float("inf"))
+    rows = torch.minimum(torch.minimum(p[..., :-2, :], p[..., 1:-1, :]), p[..., 2:, :])
+    return torch.minimum(torch.minimum(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
+
+
 class DrawingAugment(torch.nn.Module):
     """Random views of pages for SimCLR, batched on the device, chosen for scanned line drawings on paper.
 
@@ -111,15 +119,25 @@ class DrawingAugment(torch.nn.Module):
 
     def forward(self, pages: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """uint8 (B, 3, H, W) pages -> one random normalised view each, (B, 3, input_size, input_size)."""
-        dev = self.mean.device
-        b = pages.shape[0]
-        u = lambda *shape: torch.rand(*shape, generator=generator, device=pages.device).to(dev)  # noqa: E731
-        x = pages.to(dev, non_blocking=True).float() / 255
+        return self.views(self.shrink(pages), generator)
+
+    def shrink(self, pages: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, 3, H, W) pages -> floats in [0, 1] on the device, pages over twice `input_size` area-averaged
+        down to it: what every view of a page starts from, so a trainer can compute it once per page."""
+        x = pages.to(self.mean.device, non_blocking=True).float() / 255
         if x.shape[-1] > 2 * self.input_size:  # bring big pages near the output size first, without aliasing
             x = F.interpolate(x, scale_factor=2 * self.input_size / x.shape[-1], mode="area")
+        return x
+
+    def views(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`shrink`'s pages -> one random normalised view each, (B, 3, input_size, input_size)."""
+        dev = self.mean.device
+        b = x.shape[0]
+        draw_on = dev if generator is None else generator.device  # random numbers where the generator lives
+        u = lambda *shape: torch.rand(*shape, generator=generator, device=draw_on).to(dev)  # noqa: E731
         # thicker strokes: ink spreads to the 3x3 neighbourhood (a min-pool on the bright paper)
         chosen = torch.nonzero(u(b) < self.p_thicken).flatten()
-        x = x.index_copy(0, chosen, -F.max_pool2d(-x[chosen], 3, stride=1, padding=1))
+        x = x.index_copy(0, chosen, _min3x3(x[chosen]))
         # random resized crop (or zoom out onto paper) with a little rotation, as one affine warp per sample
         lo, hi = self.crop_scale
         area = lo + (hi - lo) * u(b)
@@ -136,9 +154,10 @@ class DrawingAugment(torch.nn.Module):
         paper = torch.quantile(x.mean(1).flatten(1), 0.9, dim=1).view(b, 1, 1, 1)
         x = F.grid_sample(x - paper, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + paper
         # blur, blended in by a random amount
-        blurred = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
         w = (u(b) < self.p_blur).float() * u(b)
-        x = torch.lerp(x, blurred, w.view(b, 1, 1, 1))
+        blur = torch.nonzero(w > 0).flatten()  # the others would be lerped by 0: left exactly as they are
+        blurred = F.avg_pool2d(x[blur], 3, stride=1, padding=1, count_include_pad=False)
+        x = x.index_copy(0, blur, torch.lerp(x[blur], blurred, w[blur].view(-1, 1, 1, 1)))
         # a blank, paper-coloured patch (random erasing, but with paper instead of noise)
         hw = self.input_size
         eh, ew = (0.15 + 0.3 * u(b)) * hw, (0.15 + 0.3 * u(b)) * hw
@@ -156,7 +175,7 @@ class DrawingAugment(torch.nn.Module):
         tone = (u(b) * 0.15 - 0.1).view(b, 1, 1, 1)
         x = (x - 1) * contrast + 1 + tone
         x = (x + self.noise * u(b).view(b, 1, 1, 1) * torch.randn(x.shape, generator=generator,
-                                                                  device=pages.device).to(dev)).clamp(0, 1)
+                                                                  device=draw_on).to(dev)).clamp(0, 1)
         return (x - self.mean) / self.std
 
 
@@ -165,18 +184,30 @@ def make_loss(temperature: float, distributed: bool = False) -> NTXentLoss:
     return NTXentLoss(temperature=temperature, gather_distributed=distributed)
 
 
+def _shrink_all(augment: DrawingAugment, x_all: torch.Tensor, max_bytes: int = 2**30) -> torch.Tensor | None:
+    """Every page through `augment.shrink` once, for the whole training, when pages shrink (they are over twice
+    the input size) and the floats take at most `max_bytes`; None otherwise (each batch shrinks its pages).
+    Measured on the quick profile (2,000 pages of 128 px to 96): a third of SimCLR's augmentation time."""
+    side = augment.input_size * 2
+    if x_all.shape[-1] <= side or len(x_all) * x_all.shape[1] * side * side * 4 > max_bytes:
+        return None
+    with torch.no_grad():
+        return torch.cat([augment.shrink(x_all[i:i + 256]) for i in range(0, len(x_all), 256)])
+
+
 def simclr_method(model: SimCLR, x_all: torch.Tensor, temperature: float, ctx: distributed.Context) -> engine.Method:
     """SimCLR's pieces for the engine: the model, and two random views of every page of the batch scored by
     NT-Xent (negatives gathered from every process under DDP). AdamW's own betas: SimCLR has no logit scale."""
     augment = DrawingAugment(model.input_size).to(ctx.device)
     loss_fn = make_loss(temperature, distributed=ctx.distributed)
+    shrunk = _shrink_all(augment, x_all)
 
     def batch_loss(net, idx, gen):
-        pages = x_all[idx]
         n = len(idx)
         # every rank draws the same global views, then keeps its own share; augmentation in full precision
         with torch.no_grad(), torch.autocast(ctx.device.type, enabled=False):
-            views = augment(torch.cat([pages, pages]), gen)
+            pages = shrunk[idx] if shrunk is not None else augment.shrink(x_all[idx])  # once for the page's 2 views
+            views = augment.views(torch.cat([pages, pages]), gen)
             views = torch.cat([distributed.shard(views[:n], ctx), distributed.shard(views[n:], ctx)])
         z = net(views.contiguous(memory_format=torch.channels_last))
         half = len(z) // 2

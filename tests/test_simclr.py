@@ -94,6 +94,23 @@ def test_augmented_views_are_pages():
     assert (pixels.flatten(1).median(1).values > 0.6).all(), "views stay mostly paper"
 
 
+def test_training_shrinks_each_page_once_into_the_same_views():
+    """The trainer shrinks every page once (`_shrink_all`) and draws views from that; the views are the ones
+    `DrawingAugment` draws from the uint8 pages, and the 3x3 darkest-neighbour filter is max-pooling's, exactly."""
+    from clipbook.simclr import _min3x3, _shrink_all
+
+    augment = simclr.DrawingAugment(24)
+    x = images_to_tensor(PageCorpus(64).dataset(12, seed=0, cache=False).images)
+    shrunk = _shrink_all(augment, x)
+    assert shrunk.shape == (12, 3, 48, 48) and torch.equal(shrunk, augment.shrink(x))
+    assert torch.equal(augment.views(shrunk[3:9], torch.Generator().manual_seed(5)),
+                       augment(x[3:9], torch.Generator().manual_seed(5)))
+    assert _shrink_all(augment, x, max_bytes=1000) is None  # over the budget: each batch shrinks its own pages
+    assert _shrink_all(simclr.DrawingAugment(32), x) is None  # 64-px pages do not shrink for a 32-px input
+    f = torch.rand(5, 3, 17, 13)
+    assert torch.equal(_min3x3(f), -torch.nn.functional.max_pool2d(-f, 3, stride=1, padding=1))
+
+
 def test_loss_is_lightly_ntxent_in_one_place():
     loss = simclr.make_loss(0.2)
     assert type(loss).__name__ == "NTXentLoss" and loss.temperature == 0.2 and not loss.gather_distributed
