@@ -101,6 +101,7 @@ def test_cache_round_trip(corpus, tmp_data):
     assert len(files) == 1
     again = corpus.dataset(40, seed=7)
     assert np.array_equal(fresh.images, again.images) and np.array_equal(fresh.template, again.template)
+    assert np.array_equal(fresh.features, again.features)
     files[0].write_bytes(b"not an npz")  # a damaged cache file is regenerated
     assert np.array_equal(corpus.dataset(40, seed=7).images, fresh.images)
     assert not np.array_equal(PageCorpus(64, title_block_correlation=1.0).dataset(40, seed=7).template, fresh.template)
@@ -259,6 +260,59 @@ def test_page_captions_say_what_the_generator_drew():
     assert 0.35 < named_institution / blocks < 0.65  # p_institution = 0.5
     with pytest.raises(ValueError, match="detail='colour' is not allowed"):
         page_captions(pages, detail="colour")
+
+
+@pytest.mark.parametrize("realism", [0.0, 1.0])
+def test_features_are_what_each_family_draws(realism):
+    """The features a page records are the ones its part's drawer drew: no holes on a shaft, hatching only in
+    the sections of flanges and gears, nothing on pages that are not drawings, one view only on scans."""
+    from clipbook.data.drawings import FEATURES
+
+    pages = PageCorpus(64, realism=realism).dataset(400, seed=4, cache=False)
+    assert pages.features.shape == (400, len(FEATURES)) and pages.features.dtype == bool
+    assert not pages.features[~pages.is_drawing].any()
+    on = {f: pages.features[:, k] for k, f in enumerate(FEATURES)}
+    family = np.array([pages.families[f] if f >= 0 else "" for f in pages.family])
+    assert not on["holes"][family == "shaft"].any()
+    # holed parts in two views show them, but for holes under a pixel across on these 64-px pages
+    assert on["holes"][np.isin(family, ["flange", "plate", "pipe_fitting"]) & on["two_views"]].mean() > 0.9
+    assert set(family[on["hatching"]]) == {"flange", "gear"}
+    assert on["hatching"][(family == "flange") & on["two_views"]].all()  # the flange's side view is its section
+    views = on["two_views"][pages.is_drawing].mean()
+    assert views == 1.0 if realism == 0 else 0.7 < views < 0.95  # scans: 15% of the sheets show one view
+    assert pages.shows(int(np.flatnonzero(family == "flange")[0]))[0] in ("two_views", "holes")
+    assert pages.shows(int(np.flatnonzero(~pages.is_drawing)[0])) == ()
+
+
+def test_captions_name_the_features_drawn():
+    from clipbook.data.drawings import CAPTION_DETAILS, page_captions
+    from clipbook.data.drawings.corpus import PageData
+
+    pages = PageCorpus(64, realism=1.0).dataset(300, seed=5, cache=False)
+    words = {d: page_captions(pages, seed=2, detail=d) for d in CAPTION_DETAILS}
+    named = 0
+    for i in np.flatnonzero(pages.is_drawing):
+        shown = pages.shows(i)
+        assert not any(w in " ".join(words["kind"][i]) for w in ("view", "holes", "hatched"))
+        for detail in ("family", "institution"):
+            text = words[detail][i][0]
+            if "view" not in text:
+                continue
+            named += detail == "family"
+            assert ("in two views" in text) == ("two_views" in shown)
+            assert ("in one view" in text) == ("two_views" not in shown)
+            assert ("holes" in text) == ("holes" in shown)
+            assert ("a hatched section" in text) == ("hatching" in shown)
+        assert ("view" in words["family"][i][0]) == ("view" in words["institution"][i][0])  # drawn once per page
+    assert 0.35 < named / pages.is_drawing.sum() < 0.65  # p_features = 0.5
+    assert words["family"][int(np.flatnonzero(~pages.is_drawing)[0])][0] in (
+        "a page of text", "a table", "a photo", "a blank page", "a diagram", "a technical drawing")
+    unknown = PageData(pages.images, pages.kind, pages.family, pages.template)  # pages that carry no features
+    with pytest.raises(ValueError, match="these pages carry none: give pages from PageCorpus, or p_features=0"):
+        page_captions(unknown, detail="family")
+    assert page_captions(unknown, detail="family", p_features=0) == page_captions(pages, detail="family", p_features=0)
+    with pytest.raises(ValueError, match="p_features=1.5 is not allowed"):
+        page_captions(pages, p_features=1.5)
 
 
 def test_text_queries_rank_the_archive_by_their_own_family(monkeypatch):

@@ -28,9 +28,10 @@ The modules, from the API down to the pen:
 
 * ``corpus`` — ``PageCorpus`` (sampling, labels, caching) and ``PageData``, the rendered pages;
 * ``captions`` — ``page_captions``: what the web would say about a page, at a chosen ``detail``;
-* ``labels`` — the vocabularies (``PAGE_KINDS``, ``FAMILIES``, ``TITLE_BLOCKS``, ``WEB_TITLE_BLOCKS``) and
-  ``PageSpec``;
-* ``render`` — ``render_page``, the pipeline from one ``PageSpec`` to pixels;
+* ``labels`` — the vocabularies (``PAGE_KINDS``, ``FAMILIES``, ``TITLE_BLOCKS``, ``WEB_TITLE_BLOCKS``,
+  ``FEATURES``) and ``PageSpec``;
+* ``render`` — ``render_page``, the pipeline from one ``PageSpec`` to pixels (``draw_page``: and the visible
+  features drawn);
 * ``scan`` — ``Scan``, scan realism: what a scanned archive does to a page, drawn per page;
 * ``parts`` — the six part families of the drawings;
 * ``other_pages`` — text, table, photo, blank and diagram pages;
@@ -40,10 +41,10 @@ The modules, from the API down to the pen:
 """
 from .captions import CAPTION_DETAILS, family_queries, page_captions
 from .corpus import OTHER_MIX, PageCorpus, PageData, check_fraction
-from .labels import FAMILIES, PAGE_KINDS, TITLE_BLOCKS, WEB_TITLE_BLOCKS, PageSpec
-from .render import render_page
+from .labels import FAMILIES, FEATURES, PAGE_KINDS, TITLE_BLOCKS, WEB_TITLE_BLOCKS, PageSpec
+from .render import draw_page, render_page
 from .title_blocks import INSTITUTIONS, MARGIN, TITLE_BLOCK_BOX, mask_title_block, title_block_box
 
-__all__ = ["CAPTION_DETAILS", "FAMILIES", "INSTITUTIONS", "MARGIN", "OTHER_MIX", "PAGE_KINDS", "TITLE_BLOCKS",
+__all__ = ["CAPTION_DETAILS", "FAMILIES", "FEATURES", "INSTITUTIONS", "MARGIN", "OTHER_MIX", "PAGE_KINDS", "TITLE_BLOCKS",
            "TITLE_BLOCK_BOX", "PageCorpus", "PageData", "PageSpec", "check_fraction", "family_queries",
-           "WEB_TITLE_BLOCKS", "mask_title_block", "page_captions", "render_page", "title_block_box"]
+           "WEB_TITLE_BLOCKS", "draw_page", "mask_title_block", "page_captions", "render_page", "title_block_box"]

@@ -12,17 +12,19 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ...utils import atomic_path, check_choice, check_positive, data_dir
-from .labels import FAMILIES, PAGE_KINDS, TITLE_BLOCKS, WEB_TITLE_BLOCKS, PageSpec
-from .render import render_page
+from .labels import FAMILIES, FEATURES, PAGE_KINDS, TITLE_BLOCKS, WEB_TITLE_BLOCKS, PageSpec
+from .render import draw_page
 
 # How the pages that are not drawings split among the other kinds.
 OTHER_MIX: dict[str, float] = {"text": 0.35, "table": 0.2, "photo": 0.15, "blank": 0.1, "diagram": 0.2}
-_CACHE_VERSION = 2  # 2: scan realism
+_CACHE_VERSION = 3  # 2: scan realism; 3: visible features
 
 
 @dataclass
 class PageData:
-    """Rendered pages: uint8 images (N, S, S, 3) and integer labels (-1: none) for kind, family, template."""
+    """Rendered pages: uint8 images (N, S, S, 3), integer labels (-1: none) for kind, family, template, and
+    `features`, booleans (N, len(FEATURES)): which of ``FEATURES`` (two views, holes, hatching) each page's
+    drawing shows (None: not known, as for pages not generated here)."""
 
     images: np.ndarray
     kind: np.ndarray
@@ -30,6 +32,7 @@ class PageData:
     template: np.ndarray
     families: tuple[str, ...] = FAMILIES
     templates: tuple[str, ...] = TITLE_BLOCKS
+    features: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -38,6 +41,12 @@ class PageData:
     def is_drawing(self) -> np.ndarray:
         """Boolean mask of the technical drawings."""
         return self.kind == PAGE_KINDS.index("drawing")
+
+    def shows(self, i: int) -> tuple[str, ...]:
+        """The visible features (``FEATURES``) page `i`'s drawing shows; () for other pages."""
+        if self.features is None:
+            raise ValueError("these pages carry no features: only pages PageCorpus generated know what they show.")
+        return tuple(f for f, on in zip(FEATURES, self.features[i]) if on)
 
     def names(self, i: int) -> dict[str, str | None]:
         """Labels of page `i` as names."""
@@ -51,7 +60,7 @@ class PageData:
         if index.dtype == bool:
             index = np.flatnonzero(index)
         return PageData(self.images[index], self.kind[index], self.family[index], self.template[index],
-                        self.families, self.templates)
+                        self.families, self.templates, None if self.features is None else self.features[index])
 
 
 def check_fraction(name: str, value: float) -> float:
@@ -141,10 +150,16 @@ class PageCorpus:
     def render(self, specs: Sequence[PageSpec], title_block: bool = True) -> np.ndarray:
         """Draw pages as uint8 RGB images (N, S, S, 3); `title_block=False` leaves the title blocks out
         (everything else identical)."""
+        return self.draw(specs, title_block)[0]
+
+    def draw(self, specs: Sequence[PageSpec], title_block: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """`render`'s images and the features each page shows: booleans (N, len(FEATURES))."""
         out = np.empty((len(specs), self.page_size, self.page_size, 3), np.uint8)
+        features = np.zeros((len(specs), len(FEATURES)), bool)
         for i, spec in enumerate(specs):
-            out[i] = render_page(spec, self.page_size, title_block, self.realism)
-        return out
+            out[i], drawn = draw_page(spec, self.page_size, title_block, self.realism)
+            features[i] = [f in drawn for f in FEATURES]
+        return out, features
 
     def labels(self, specs: Sequence[PageSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Integer kind, family and template labels of `specs` (-1: none)."""
@@ -162,14 +177,15 @@ class PageCorpus:
         if cache and path.exists():
             try:
                 with np.load(path, allow_pickle=False) as z:
-                    return PageData(z["images"], z["kind"], z["family"], z["template"], self.families, self.templates)
+                    return PageData(z["images"], z["kind"], z["family"], z["template"], self.families, self.templates,
+                                    z["features"])
             except (OSError, ValueError, KeyError, EOFError):
                 path.unlink(missing_ok=True)  # a damaged cache file is regenerated, not trusted
         specs = self.sample(n, seed=seed, drawings_only=drawings_only)
-        images = self.render(specs)
+        images, features = self.draw(specs)
         kind, family, template = self.labels(specs)
         if cache:
             with atomic_path(path) as tmp:
                 with open(tmp, "wb") as f:
-                    np.savez(f, images=images, kind=kind, family=family, template=template)
-        return PageData(images, kind, family, template, self.families, self.templates)
+                    np.savez(f, images=images, kind=kind, family=family, template=template, features=features)
+        return PageData(images, kind, family, template, self.families, self.templates, features)

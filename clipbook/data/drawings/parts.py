@@ -2,7 +2,8 @@
 
 Each family draws one part with random dimensions and proportions in two orthographic views (outlines,
 hidden and centre lines, hatched sections, dimensions), laid out side by side or stacked at a random scale
-and place in the drawing area. ``FAMILY_DRAWERS`` maps ``labels.FAMILIES`` to them.
+and place in the drawing area. ``FAMILY_DRAWERS`` maps ``labels.FAMILIES`` to them. What a drawing shows
+(two views or one, holes, hatching: ``labels.FEATURES``) is marked on the pen as it is drawn, for the captions.
 
 On a scanned sheet (``scan``; the pen's ``variety`` generator is set) a family also comes in more layouts
 (views swapped, set diagonally, or one view only) and sub-types: square flanges, hollow shafts, channel
@@ -37,16 +38,18 @@ def _layout(pen: Pen, rng: np.random.Generator, area, views: Sequence[_View]) ->
             views = list(views)[::-1]
         elif style == "single":
             views = list(views)[:1]
-        elif style == "diagonal":
-            tw, th = sum(v.w for v in views) + gap, sum(v.h for v in views) + gap
-            scale = min(aw / tw, ah / th) * rng.uniform(0.7, 0.95)
-            ox = x0 + rng.uniform(0, aw - tw * scale)
-            oy = y0 + rng.uniform(0, ah - th * scale)
-            px = py = 0.0
-            for v in views:
-                v.draw(pen, ox + (px + v.w / 2) * scale, oy + (py + v.h / 2) * scale, scale)
-                px, py = px + v.w + gap, py + v.h + gap
-            return
+    if len(views) > 1:
+        pen.mark("two_views")
+    if style == "diagonal":
+        tw, th = sum(v.w for v in views) + gap, sum(v.h for v in views) + gap
+        scale = min(aw / tw, ah / th) * rng.uniform(0.7, 0.95)
+        ox = x0 + rng.uniform(0, aw - tw * scale)
+        oy = y0 + rng.uniform(0, ah - th * scale)
+        px = py = 0.0
+        for v in views:
+            v.draw(pen, ox + (px + v.w / 2) * scale, oy + (py + v.h / 2) * scale, scale)
+            px, py = px + v.w + gap, py + v.h + gap
+        return
     horizontal = (sum(v.w for v in views) + gap, max(v.h for v in views))
     vertical = (max(v.w for v in views), sum(v.h for v in views) + gap)
     fit = lambda wh: min(aw / wh[0], ah / wh[1])  # noqa: E731
@@ -64,6 +67,14 @@ def _layout(pen: Pen, rng: np.random.Generator, area, views: Sequence[_View]) ->
             cx, cy = ox + tw * scale / 2, oy + (pos + v.h / 2) * scale
             pos += v.h + gap
         v.draw(pen, cx, cy, scale)
+
+
+def _hole(pen: Pen, cx: float, cy: float, r: float) -> None:
+    """A hole seen end on (a bolt, fixing or lightening hole; not the bore): a circle, marked as "holes" when
+    it is drawn at all."""
+    pen.circle(cx, cy, r)
+    if r > 0.5:
+        pen.mark("holes")
 
 
 def _sub_type(pen: Pen, p: float) -> bool:
@@ -98,7 +109,7 @@ def _flange(pen: Pen, rng: np.random.Generator, area) -> None:
         a0 = rng.uniform(0, np.pi / n_holes)
         for k in range(n_holes):
             a = a0 + 2 * np.pi * k / n_holes
-            p.circle(cx + bolt * s * np.cos(a), cy + bolt * s * np.sin(a), hole * s)
+            _hole(p, cx + bolt * s * np.cos(a), cy + bolt * s * np.sin(a), hole * s)
         p.centre_line((cx - 1.15 * R * s, cy), (cx + 1.15 * R * s, cy))
         p.centre_line((cx, cy - 1.15 * R * s), (cx, cy + 1.15 * R * s))
 
@@ -206,7 +217,7 @@ def _bracket(pen: Pen, rng: np.random.Generator, area) -> None:
         if channel:
             p.line([(ox + (a - t) * s, oy), (ox + (a - t) * s, oy + depth * s)])
         for hx in holes:
-            p.circle(ox + hx * s, oy + depth * s / 2, hr * s)
+            _hole(p, ox + hx * s, oy + depth * s / 2, hr * s)
             p.centre_line((ox + hx * s, oy - 0.05 * s), (ox + hx * s, oy + (depth + 0.05) * s))
 
     _layout(pen, rng, area, [_View(a + 0.6, b + 0.6, front), _View(a + 0.3, depth + 0.3, top)])
@@ -241,7 +252,7 @@ def _gear(pen: Pen, rng: np.random.Generator, area) -> None:
         for k in range(lighten):
             a = 2 * np.pi * (k + 0.5) / lighten
             rm = (hub + root) / 2
-            p.circle(cx + rm * s * np.cos(a), cy + rm * s * np.sin(a), 0.4 * (root - hub) * s)
+            _hole(p, cx + rm * s * np.cos(a), cy + rm * s * np.sin(a), 0.4 * (root - hub) * s)
         if spokes:
             rim = root - 0.12
             p.circle(cx, cy, rim * s, thick=False)
@@ -290,7 +301,7 @@ def _plate(pen: Pen, rng: np.random.Generator, area) -> None:
             for y in ys:
                 if slot and abs(y) < 1e-9:
                     continue
-                p.circle(cx + x * s, cy + y * s, hr * s)
+                _hole(p, cx + x * s, cy + y * s, hr * s)
                 m = (hr + 0.04) * s
                 p.line([(cx + x * s - m, cy + y * s), (cx + x * s + m, cy + y * s)], thick=False)
                 p.line([(cx + x * s, cy + y * s - m), (cx + x * s, cy + y * s + m)], thick=False)
@@ -389,7 +400,7 @@ def _pipe_fitting(pen: Pen, rng: np.random.Generator, area) -> None:
         bolt = (fl_w / 2 + d / 2) / 2
         for k in range(holes):
             a = 2 * np.pi * (k + 0.5) / holes
-            p.circle(cx + bolt * s * np.cos(a), cy + bolt * s * np.sin(a), 0.25 * (fl_w - d) / 2 * s)
+            _hole(p, cx + bolt * s * np.cos(a), cy + bolt * s * np.sin(a), 0.25 * (fl_w - d) / 2 * s)
         p.centre_line((cx - (fl_w / 2 + 0.1) * s, cy), (cx + (fl_w / 2 + 0.1) * s, cy))
         p.centre_line((cx, cy - (fl_w / 2 + 0.1) * s), (cx, cy + (fl_w / 2 + 0.1) * s))
 

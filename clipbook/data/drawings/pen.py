@@ -1,7 +1,8 @@
 """The pen: PIL drawing with a technical drawing's line weights (outlines, hidden and centre lines, circles,
 arrows, dimensions, section hatching, text), scaled to the canvas, and text shown as word-shaped blocks.
 
-Every page kind draws with it; it knows nothing of pages, parts or title blocks.
+Every page kind draws with it; it knows nothing of pages, parts or title blocks, but keeps a record of the
+visible features a part drawer marks (``Pen.drawn``), which captions name.
 """
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from functools import lru_cache
 
 import numpy as np
 from PIL import ImageDraw, ImageFont
+
+from .labels import FEATURES
 
 
 @lru_cache(maxsize=None)
@@ -31,6 +34,14 @@ class Pen:
         self.thin = max(1, round(c / 320))   # dimension, centre, hatch and hidden lines
         self.font = _font(max(6, round(c / 36)))
         self.small = _font(max(5, round(c / 48)))
+        # what a part drawer drew with this pen (labels.FEATURES), for the captions: views, holes, hatching
+        self.drawn: set[str] = set()
+
+    def mark(self, feature: str) -> None:
+        """Record that a visible `feature` (one of ``labels.FEATURES``) was drawn."""
+        if feature not in FEATURES:
+            raise ValueError(f"feature={feature!r} is not allowed: use one of {', '.join(FEATURES)}.")
+        self.drawn.add(feature)
 
     def reweigh(self, factor: float) -> None:
         """Line weights `factor` times the standard's (a scanned sheet's pen), at least a pixel."""
@@ -124,6 +135,7 @@ class Pen:
 
     def hatch(self, x0, y0, x1, y1, spacing: float | None = None) -> None:
         """45-degree section hatching clipped to a rectangle."""
+        self.mark("hatching")
         x0, x1 = sorted((x0, x1))
         y0, y1 = sorted((y0, y1))
         s = spacing or 0.022 * self.c

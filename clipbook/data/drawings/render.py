@@ -31,6 +31,14 @@ from .title_blocks import draw_title_block, title_block_box
 def render_page(spec: PageSpec, page_size: int, title_block: bool = True, realism: float = 0.0) -> np.ndarray:
     """One page as a uint8 RGB array (S, S, 3), drawn at twice the size and reduced; `realism` in [0, 1] draws
     it as a scanned sheet (0: the clean page)."""
+    return draw_page(spec, page_size, title_block, realism)[0]
+
+
+def draw_page(spec: PageSpec, page_size: int, title_block: bool = True,
+              realism: float = 0.0) -> tuple[np.ndarray, frozenset[str]]:
+    """`render_page`'s page, and the visible features its part was drawn with (``labels.FEATURES``: two views,
+    holes, hatching; none on a page that is not a drawing)."""
+    drawn: frozenset[str] = frozenset()
     rng = np.random.default_rng([spec.seed, 31337])
     scan = Scan.draw(spec.seed, realism) if realism > 0 else None
     c = 2 * page_size
@@ -47,11 +55,13 @@ def render_page(spec: PageSpec, page_size: int, title_block: bool = True, realis
         frame(pen)
         if scan is None:
             FAMILY_DRAWERS[spec.family](pen, rng, drawing_area(c))
+            drawn = frozenset(pen.drawn)
         else:  # the views on a layer of their own, then scaled, squashed and placed on the sheet
             layer = Image.new("L", (c, c), 255)
             layer_pen = Pen(ImageDraw.Draw(layer), c, ink=ink, paper=255, colour=False, variety=scan.variety)
             layer_pen.reweigh(scan.weight)
             FAMILY_DRAWERS[spec.family](layer_pen, rng, drawing_area(c))
+            drawn = frozenset(layer_pen.drawn)
             scan.place_views(img, layer, drawing_area(c))
         notes(pen, rng)
         if rng.random() < 0.3:
@@ -85,4 +95,4 @@ def render_page(spec: PageSpec, page_size: int, title_block: bool = True, realis
     page = np.asarray(img.convert("RGB"))
     if scan is not None:
         page = scan.degrade(page, spec.seed)
-    return page
+    return page, drawn
