@@ -45,6 +45,6 @@ from .labels import FAMILIES, FEATURES, PAGE_KINDS, TITLE_BLOCKS, WEB_TITLE_BLOC
 from .render import draw_page, render_page
 from .title_blocks import INSTITUTIONS, MARGIN, TITLE_BLOCK_BOX, mask_title_block, title_block_box
 
-__all__ = ["CAPTION_DETAILS", "FAMILIES", "FEATURES", "INSTITUTIONS", "MARGIN", "OTHER_MIX", "PAGE_KINDS", "TITLE_BLOCKS",
-           "TITLE_BLOCK_BOX", "PageCorpus", "PageData", "PageSpec", "check_fraction", "family_queries",
+__all__ = ["CAPTION_DETAILS", "FAMILIES", "FEATURES", "INSTITUTIONS", "MARGIN", "OTHER_MIX", "PAGE_KINDS",
+           "TITLE_BLOCKS", "TITLE_BLOCK_BOX", "PageCorpus", "PageData", "PageSpec", "check_fraction", "family_queries",
            "WEB_TITLE_BLOCKS", "draw_page", "mask_title_block", "page_captions", "render_page", "title_block_box"]
