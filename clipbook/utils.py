@@ -112,7 +112,7 @@ def cpu_has_native_bf16() -> bool:
 def autocast(device: torch.device):
     """bf16 autocast on CUDA, and on CPUs with native bf16 (``cpu_has_native_bf16``); full precision elsewhere,
     where CPU bf16 is emulated and many times slower than fp32. Losses are computed in fp32 either way
-    (``fp32_loss``)."""
+    (``fp32_loss``). Training asks ``engine.training_autocast``, which measures whether bf16 pays for the model."""
     if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return torch.autocast(device.type, enabled=False)

@@ -1,4 +1,5 @@
 """train_clip on tiny data: one epoch runs, the history is kept, the scale is clamped, reruns reuse work."""
+import importlib
 import math
 import signal
 import subprocess
@@ -317,3 +318,54 @@ def test_bf16_autocast_on_the_cpu_trains_an_fp32_model(tiny_data, monkeypatch):
                             batch_size=16, device="cpu", progress=False, cache=False)
     assert all(math.isfinite(v) for v in r.history["loss"]) and len(r.history["loss"]) == 2
     assert {p.dtype for p in r.model.parameters()} == {torch.float32}
+
+
+@pytest.mark.parametrize("speedup, bf16", [(1.9, True), (0.7, False)])
+def test_a_native_bf16_cpu_trains_in_bf16_only_where_it_measured_faster(tiny_data, monkeypatch, capsys, speedup, bf16):
+    """On a CPU with native bf16 and no override, the engine times the model's passes in both precisions and keeps
+    bf16 autocast only where it was at least 1.1x faster (measured: SimCLR's convnet 1.9x, clipbook-tiny 0.67x)."""
+    monkeypatch.delenv("CLIPBOOK_CPU_BF16", raising=False)
+    monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(engine, "_CPU_BF16_PAYS", {})
+    monkeypatch.setattr(engine, "_bf16_speedup", lambda *a, **k: speedup)
+    seen = []
+    real_loss = None
+
+    def spy(net, idx, gen):
+        seen.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        return real_loss(net, idx, gen)
+
+    train_module = importlib.import_module("clipbook.train")
+    real_method = train_module.clip_method
+
+    def method_with_spy(*args, **kwargs):
+        nonlocal real_loss
+        m = real_method(*args, **kwargs)
+        real_loss, m.loss = m.loss, spy
+        return m
+
+    monkeypatch.setattr(train_module, "clip_method", method_with_spy)
+    clipbook.train_clip(tiny_data.images[:32], tiny_data.all_captions()[:32], "clipbook-tiny", epochs=1,
+                        batch_size=16, device="cpu", progress=False, cache=False)
+    assert seen == [bf16, bf16]
+    assert f"measured {speedup:.2f}x as fast as full precision for clipbook-tiny at batch 16" in capsys.readouterr().out
+    monkeypatch.setenv("CLIPBOOK_CPU_BF16", "0")  # an override is obeyed, not measured
+    seen.clear()
+    clipbook.train_clip(tiny_data.images[:32], tiny_data.all_captions()[:32], "clipbook-tiny", epochs=1,
+                        batch_size=16, device="cpu", progress=False, cache=False)
+    assert seen == [False, False]
+
+
+def test_the_bf16_measurement_leaves_the_run_as_it_was(tiny_data):
+    """`_bf16_speedup` times passes on a copy: the model's weights and the global random state are untouched."""
+    ctx = distributed.Context(rank=0, world_size=1, device=torch.device("cpu"))
+    x = torch.from_numpy(tiny_data.images[:32]).permute(0, 3, 1, 2).contiguous()
+    model, tokenizer, _ = clipbook.create_clip("clipbook-tiny", device="cpu")
+    method = importlib.import_module("clipbook.train").clip_method("clipbook-tiny", model, tokenizer, x,
+                                                                    tiny_data.all_captions()[:32], ctx)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state = torch.get_rng_state()
+    speedup = engine._bf16_speedup(method, 32, 16, torch.device("cpu"), repeats=1)
+    assert math.isfinite(speedup) and speedup > 0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(torch.get_rng_state(), state) and all(p.grad is None for p in model.parameters())
