@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 def images_to_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -19,6 +20,27 @@ def images_to_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
         raise ValueError(f"images of shape {tuple(x.shape)} and dtype {x.dtype} are not allowed: "
                          "give uint8 RGB images shaped (N, H, W, 3).")
     return x.permute(0, 3, 1, 2).contiguous()
+
+
+def min_filter(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Each pixel of float (N, C, H, W) replaced by the darkest one in the k x k square around it (k odd): what
+    ``-max_pool2d(-x, k, stride=1, padding=k // 2)`` computes, exactly, as shifted minima along rows then columns
+    (2(k - 1) elementwise minima; max-pooling with indices ran several times slower on a CPU). Thickens dark
+    strokes on bright paper."""
+    if k < 1 or k % 2 == 0:
+        raise ValueError(f"k={k!r} is not allowed: the filter's width must be a positive odd number.")
+    r = k // 2
+    if r == 0:
+        return x
+    p = F.pad(x, (r, r, r, r), value=float("inf"))
+    h, w = x.shape[-2:]
+    rows = p[..., 0:h, :]
+    for i in range(1, k):
+        rows = torch.minimum(rows, p[..., i:i + h, :])
+    out = rows[..., 0:w]
+    for j in range(1, k):
+        out = torch.minimum(out, rows[..., j:j + w])
+    return out
 
 
 def normalizer(model: torch.nn.Module, device: torch.device):

@@ -4,8 +4,9 @@ One method, top to bottom, as in lightly's examples: model (a backbone with no w
 as the seed's, or a small plain convnet that trains about three times faster on a CPU; and lightly's
 ``SimCLRProjectionHead``), transform (two random views of every page, made for line drawings on
 white paper), data (the whole uint8 page set on the device), loss (lightly's ``NTXentLoss``), optimizer
-(AdamW with warm-up and cosine decay), loop. bf16 autocast on CUDA. Like ``train_clip``, ``train_simclr``
-loads a cached checkpoint when one was trained with the same pages and parameters, and trains otherwise.
+(AdamW with warm-up and cosine decay), loop. bf16 autocast on CUDA, and on a CPU with native bf16 where the engine
+measures it faster. Like ``train_clip``, ``train_simclr`` loads a cached checkpoint when one was trained with the
+same pages and parameters, and trains otherwise.
 
 Search uses the backbone's features (before the projection head: 512-d for the ResNet-18, 256-d for the convnet),
 L2-normalised, as the seed did.
@@ -28,7 +29,7 @@ from safetensors.torch import load_file
 from . import distributed, engine
 from .engine import TrainResult
 from .models import checkpoint_info
-from .preprocess import images_to_tensor
+from .preprocess import images_to_tensor, min_filter
 from .utils import autocast, check_choice, check_positive, fp32_loss, resolve_device, seed_everything
 
 SIMCLR_MODEL = "simclr"
@@ -87,14 +88,6 @@ class SimCLR(torch.nn.Module):
         return (x - self.mean) / self.std
 
 
-def _min3x3(x: torch.Tensor) -> torch.Tensor:
-    """Each pixel of (N, C, H, W) replaced by the darkest of its 3x3 neighbourhood: what -max_pool2d(-x, 3, 1, 1)
-    computes, exactly, as two passes of shifted minima (several times faster on a CPU)."""
-    p = F.pad(x, (1, 1, 1, 1), value=float("inf"))
-    rows = torch.minimum(torch.minimum(p[..., :-2, :], p[..., 1:-1, :]), p[..., 2:, :])
-    return torch.minimum(torch.minimum(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
-
-
 class DrawingAugment(torch.nn.Module):
     """Random views of pages for SimCLR, batched on the device, chosen for scanned line drawings on paper.
 
@@ -137,7 +130,7 @@ class DrawingAugment(torch.nn.Module):
         u = lambda *shape: torch.rand(*shape, generator=generator, device=draw_on).to(dev)  # noqa: E731
         # thicker strokes: ink spreads to the 3x3 neighbourhood (a min-pool on the bright paper)
         chosen = torch.nonzero(u(b) < self.p_thicken).flatten()
-        x = x.index_copy(0, chosen, _min3x3(x[chosen]))
+        x = x.index_copy(0, chosen, min_filter(x[chosen], 3))
         # random resized crop (or zoom out onto paper) with a little rotation, as one affine warp per sample
         lo, hi = self.crop_scale
         area = lo + (hi - lo) * u(b)

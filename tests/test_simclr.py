@@ -97,7 +97,8 @@ def test_augmented_views_are_pages():
 def test_training_shrinks_each_page_once_into_the_same_views():
     """The trainer shrinks every page once (`_shrink_all`) and draws views from that; the views are the ones
     `DrawingAugment` draws from the uint8 pages, and the 3x3 darkest-neighbour filter is max-pooling's, exactly."""
-    from clipbook.simclr import _min3x3, _shrink_all
+    from clipbook.preprocess import min_filter
+    from clipbook.simclr import _shrink_all
 
     augment = simclr.DrawingAugment(24)
     x = images_to_tensor(PageCorpus(64).dataset(12, seed=0, cache=False).images)
@@ -108,7 +109,8 @@ def test_training_shrinks_each_page_once_into_the_same_views():
     assert _shrink_all(augment, x, max_bytes=1000) is None  # over the budget: each batch shrinks its own pages
     assert _shrink_all(simclr.DrawingAugment(32), x) is None  # 64-px pages do not shrink for a 32-px input
     f = torch.rand(5, 3, 17, 13)
-    assert torch.equal(_min3x3(f), -torch.nn.functional.max_pool2d(-f, 3, stride=1, padding=1))
+    for k in (1, 3, 5, 7):  # 3 for the views; the search encoders use wider filters for bigger shrinks
+        assert torch.equal(min_filter(f, k), -torch.nn.functional.max_pool2d(-f, k, stride=1, padding=k // 2))
 
 
 def test_loss_is_lightly_ntxent_in_one_place():

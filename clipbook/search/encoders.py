@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..models import create_clip, load_checkpoint
 from ..profiles import profile_knobs
+from ..preprocess import min_filter
 from ..retrieval import encode_images
 from ..utils import check_positive, resolve_device, resolve_profile
 
@@ -67,11 +68,6 @@ def stroke_kernel(source: int, target: int) -> int:
     return max(1, 2 * int((factor - 1) // 2) + 1)
 
 
-def _min_filter(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Each pixel of (N, C, H, W) replaced by the darkest one in the k x k square around it."""
-    return -F.max_pool2d(-x, k, stride=1, padding=k // 2)
-
-
 def thicken_strokes(images: np.ndarray, target: int) -> np.ndarray:
     """uint8 pages (N, S, S, 3) about to shrink to `target` pixels, with dark strokes widened by a min filter
     (`stroke_kernel`), so that area-averaging down to `target` keeps them instead of fading them into the paper."""
@@ -80,7 +76,7 @@ def thicken_strokes(images: np.ndarray, target: int) -> np.ndarray:
     if k == 1:
         return images
     x = torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).float()
-    return _min_filter(x, k).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return min_filter(x, k).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 def pixel_encoder(side: int = 32, strokes: bool = True) -> Encoder:
@@ -92,7 +88,7 @@ def pixel_encoder(side: int = 32, strokes: bool = True) -> Encoder:
         x = torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).float().mean(1, keepdim=True) / 255
         k = stroke_kernel(x.shape[-1], side) if strokes else 1
         if k > 1:  # thicken_strokes, on the grey page
-            x = _min_filter(x, k)
+            x = min_filter(x, k)
         x = F.interpolate(x, size=(side, side), mode="area")
         return (1 - x).flatten(1) + 1e-6  # a blank page is a tiny constant vector, not a zero one
 
