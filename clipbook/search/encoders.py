@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..models import create_clip, load_checkpoint
-from ..profiles import profile_knobs
 from ..preprocess import min_filter
+from ..profiles import profile_knobs
 from ..retrieval import encode_images
 from ..utils import check_positive, resolve_device, resolve_profile
 
