@@ -41,9 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weighting", default="uniform", choices=["uniform", "canonical", "pairs", "singles"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=None, help="the quick profile's when not given")
+    ap.add_argument("--n-train", type=int, default=None, help="the quick profile's when not given")
     ap.add_argument("--checkpoint-dir", default="/tmp/clipbook-phrasing-trials")
     args = ap.parse_args(argv)
-    k = profile_knobs("pretraining", "quick")
+    k = profile_knobs("pretraining", "quick", epochs=args.epochs, n_train=args.n_train)
     world = world_for(k["model"])
     train = world.dataset(k["n_train"], split="train", seed=args.seed)
     captions = [weigh(s.kind, c, args.weighting) for s, c in zip(train.scenes, train.all_captions())]
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     val = world.dataset(k["n_val"], split="val", seed=args.seed + 1)  # as notebook 01
     m = retrieval.evaluate_retrieval(r.model, r.tokenizer, val.images, val.captions, ks=(1,))
     zs = heldout_evaluator(world, 30, args.seed)(r.model, r.tokenizer)  # as notebook 02's quick profile
-    print(json.dumps({"weighting": args.weighting, "seed": args.seed, "train_seconds": round(seconds),
+    print(json.dumps({"weighting": args.weighting, "seed": args.seed, "n_train": k["n_train"], "epochs": k["epochs"],
+                      "train_seconds": round(seconds),
                       "i2t_recall@1": round(m["i2t_recall@1"], 3), "t2i_recall@1": round(m["t2i_recall@1"], 3),
                       **{name: round(v, 3) for name, v in zs.items()}}))
     return 0

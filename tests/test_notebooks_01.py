@@ -48,11 +48,12 @@ def test_01_records_its_metrics(nb01, outputs):
 def test_01_learns_far_above_chance_and_the_one_attribute_shortcut(nb01):
     chance = nb01["chance_recall@1"]
     assert 0 < chance < 0.01
-    # Measured (quick profile, issue 12's recipe): recall@1 i2t / t2i 0.657 / 0.567 (seed 0), 0.603 / 0.536
-    # (seed 1), chance 0.0016. A model that reads only colour narrows ~620 validation captions to the ~1/6 of its
-    # colour and picks among them: recall@1 about 6x chance, ~0.01. The bar sits between the two.
-    assert nb01["val_i2t_recall@1"] >= 0.4
-    assert nb01["val_t2i_recall@1"] >= 0.4
+    # Measured (quick profile, 16,384 images x 5 epochs): recall@1 i2t / t2i 0.795 / 0.730 (seed 0, one thread),
+    # 0.786 / 0.732, 0.775 / 0.715 and 0.695 / 0.653 (seeds 0, 1, 2 on two threads); chance 0.0016. A model that
+    # reads only colour narrows ~620 validation captions to the ~1/6 of its colour and picks among them: recall@1
+    # about 6x chance, ~0.01. The bar sits between the two. (The recipe before, 12,288 x 4: 0.657 / 0.567.)
+    assert nb01["val_i2t_recall@1"] >= 0.55
+    assert nb01["val_t2i_recall@1"] >= 0.55
     # a random model sits at ln(batch); training must have cut the loss by far more than noise
     assert nb01["initial_loss"] == pytest.approx(math.log(nb01["batch_size"]), rel=0.15)
     assert nb01["final_loss"] < 0.5 * nb01["initial_loss"]
