@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,10 +23,36 @@ def notebooks(folder: str | Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
+def cell_timeout(timeout: float | None = None) -> int | None:
+    """Whole seconds one cell may run (nbclient takes an integer): `timeout`, else the environment's
+    ``CLIPBOOK_CELL_TIMEOUT``, else None (no limit).
+
+    Beside bounding a cell, a limit guards against a lost wake-up: nbclient waits for a cell's reply without a
+    deadline when it has no limit, and a reply that arrives unnoticed (jupyter/nbclient#312, seen here once in
+    notebook 03's playground cell: the kernel idle, the client waiting) hangs the run for good. With a limit, the
+    wait polls the socket again when it expires and reads a reply that arrived; a cell that really runs past
+    it fails with nbclient's timeout error. The test suite sets one (tests/conftest.py)."""
+    if timeout is None:
+        raw = os.environ.get("CLIPBOOK_CELL_TIMEOUT", "").strip()
+        if not raw:
+            return None
+        try:
+            timeout = float(raw)
+        except ValueError:
+            raise ValueError(f"CLIPBOOK_CELL_TIMEOUT={raw!r} is not allowed: give seconds, a positive number.") from None
+        name = "CLIPBOOK_CELL_TIMEOUT"
+    else:
+        name = "timeout"
+    if not 0 < timeout < math.inf:
+        raise ValueError(f"{name}={timeout!r} is not allowed: give seconds, a positive number.")
+    return math.ceil(timeout)
+
+
 def run_notebook(path: str | Path, output_root: str | Path | None = None, profile: str = "auto",
                  device: str = "auto", parameters: dict[str, Any] | None = None,
-                 log_output: bool = True) -> dict[str, Any]:
-    """Execute one notebook with papermill and return the metrics it recorded."""
+                 log_output: bool = True, timeout: float | None = None) -> dict[str, Any]:
+    """Execute one notebook with papermill and return the metrics it recorded. `timeout`: seconds one cell may
+    run (``cell_timeout``: by default the environment's ``CLIPBOOK_CELL_TIMEOUT``, else no limit)."""
     import papermill as pm
 
     path = Path(path)
@@ -34,9 +62,10 @@ def run_notebook(path: str | Path, output_root: str | Path | None = None, profil
     out_dir.mkdir(parents=True, exist_ok=True)
     params = {"PROFILE": resolve_profile(profile, device), "DEVICE": device, "OUTPUT_DIR": str(out_dir.resolve())}
     params.update(parameters or {})
+    limit = cell_timeout(timeout)
     (out_dir / "metrics.json").unlink(missing_ok=True)  # a stale file must never pass for this run's
     pm.execute_notebook(str(path), str(out_dir / path.name), parameters=params, cwd=str(path.parent),
-                        kernel_name="python3", log_output=log_output, progress_bar=False)
+                        kernel_name="python3", log_output=log_output, progress_bar=False, execution_timeout=limit)
     metrics_path = out_dir / "metrics.json"
     if not metrics_path.is_file():
         raise RuntimeError(f"{path.name} ran but wrote no {metrics_path}.")

@@ -5,6 +5,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("LIGHTLY_DID_VERSION_CHECK", "True")
+# Every papermill run gets a deadline per cell (clipbook.runner.cell_timeout): a lost reply then costs at most this
+# long, not the whole CI run. The slowest quick-profile cell, notebook 04's SimCLR on one thread of the AVX2 EPYC,
+# took 555 s.
+os.environ.setdefault("CLIPBOOK_CELL_TIMEOUT", "1200")
 
 # `make test` runs two pytest-xdist workers. Each worker, and each notebook kernel it starts, gets its share of
 # the cores as torch threads: two workers with all the cores each would oversubscribe them (OpenMP threads

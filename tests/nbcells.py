@@ -19,11 +19,13 @@ def papermill_error(notebook: Path, parameters: dict[str, Any], out: Path) -> Ex
     directory) and return the `PapermillExecutionError` it fails with, the way a user's rerun would see it."""
     import papermill as pm
 
+    from clipbook.runner import cell_timeout
+
     notebook = Path(notebook)
     try:
         pm.execute_notebook(str(notebook), str(Path(out) / "out.ipynb"),
                             parameters={"OUTPUT_DIR": str(out), **parameters}, cwd=str(notebook.parent),
-                            kernel_name="python3", progress_bar=False)
+                            kernel_name="python3", progress_bar=False, execution_timeout=cell_timeout())
     except pm.PapermillExecutionError as e:
         return e
     raise AssertionError(f"{notebook.name} ran to its end with {parameters}: no cell failed")

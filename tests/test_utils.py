@@ -106,3 +106,41 @@ def test_loss_stays_fp32_under_bf16_autocast(monkeypatch):
         rounded = loss_fn(img, txt, scale)
     assert ours.dtype == torch.float32 and torch.allclose(ours, exact, atol=1e-6)
     assert abs(rounded.float() - exact) > 10 * abs(ours - exact)  # what fp32_loss protects against
+
+
+def test_cell_timeout_comes_from_the_argument_or_the_environment(monkeypatch):
+    from clipbook.runner import cell_timeout
+
+    monkeypatch.delenv("CLIPBOOK_CELL_TIMEOUT", raising=False)
+    assert cell_timeout() is None  # a user's run: no limit unless asked
+    assert cell_timeout(2.5) == 3  # nbclient takes whole seconds
+    monkeypatch.setenv("CLIPBOOK_CELL_TIMEOUT", "900")
+    assert cell_timeout() == 900 and cell_timeout(10) == 10
+    for raw in ("soon", "0", "-5", "inf", "nan"):
+        monkeypatch.setenv("CLIPBOOK_CELL_TIMEOUT", raw)
+        with pytest.raises(ValueError, match="CLIPBOOK_CELL_TIMEOUT=.* is not allowed"):
+            cell_timeout()
+    with pytest.raises(ValueError, match="timeout=0 is not allowed"):
+        cell_timeout(0)
+
+
+def test_a_cell_past_its_timeout_fails_the_run(tmp_path):
+    """The limit reaches the kernel's cells through papermill: a cell that sleeps past it fails the run, in seconds,
+    instead of holding it."""
+    import time
+
+    import nbformat
+    from nbclient.exceptions import CellTimeoutError
+
+    from clipbook.runner import run_notebook
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("PROFILE = 'quick'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import time\ntime.sleep(120)")]
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(nb, path)
+    start = time.perf_counter()
+    with pytest.raises(CellTimeoutError, match="timed out"):
+        run_notebook(path, tmp_path / "out", profile="quick", device="cpu", timeout=3, log_output=False)
+    assert time.perf_counter() - start < 60
