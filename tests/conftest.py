@@ -16,6 +16,8 @@ os.environ.setdefault("CLIPBOOK_CELL_TIMEOUT", "1200")
 _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _workers > 1:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
+    # and as processes rendering pages (clipbook.data.drawings.render_workers), for the same reason
+    os.environ.setdefault("CLIPBOOK_RENDER_WORKERS", os.environ["OMP_NUM_THREADS"])
 
 # Which tests must share a worker, by test file (and, for notebook 04, test name): a notebook's tests share its
 # run (a session or module fixture), and notebooks 02, 03 and 05 start from notebook 01's run. Notebook 04's

@@ -7,7 +7,7 @@ from PIL import Image
 
 from clipbook.data import pdf
 from clipbook.data.drawings import (FAMILIES, PAGE_KINDS, TITLE_BLOCKS, PageCorpus, family_queries, mask_title_block,
-                                    title_block_box)
+                                    render_workers, title_block_box)
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +204,25 @@ def test_scans_are_deterministic_and_keep_the_labels(pages, scans):
     # a page depends on its own seed only, at every realism
     longer = PageCorpus(page_size=64, realism=1.0).dataset(70, seed=0, cache=False)
     assert np.array_equal(longer.images[:60], scans.images)
+
+
+def test_pages_are_the_same_however_many_processes_render_them(monkeypatch):
+    corpus = PageCorpus(page_size=64, realism=1.0)
+    specs = corpus.sample(300, seed=4)  # over the 256 pages below which rendering stays in this process
+    one, three = corpus.draw(specs, workers=1), corpus.draw(specs, workers=3)
+    assert np.array_equal(one[0], three[0]) and np.array_equal(one[1], three[1])
+    monkeypatch.setenv("CLIPBOOK_RENDER_WORKERS", "2")
+    assert render_workers() == 2
+    assert np.array_equal(corpus.draw(specs)[0], one[0])
+
+
+@pytest.mark.parametrize("raw", ["0", "two", "-1"])
+def test_bad_render_workers(monkeypatch, raw):
+    monkeypatch.setenv("CLIPBOOK_RENDER_WORKERS", raw)
+    with pytest.raises(ValueError, match=re.escape(f"CLIPBOOK_RENDER_WORKERS={raw!r} is not allowed")):
+        render_workers()
+    with pytest.raises(ValueError, match="workers=0"):
+        PageCorpus(page_size=64).draw(PageCorpus(page_size=64).sample(2), workers=0)
 
 
 def test_scans_keep_the_title_block_in_the_bottom_right_corner():

@@ -26,7 +26,8 @@ rotation and skew, blur, paper tone, noise, speckle and JPEG artefacts (``scan``
 
 The modules, from the API down to the pen:
 
-* ``corpus`` — ``PageCorpus`` (sampling, labels, caching) and ``PageData``, the rendered pages;
+* ``corpus`` — ``PageCorpus`` (sampling, labels, caching; pages rendered by ``render_workers()`` processes) and
+  ``PageData``, the rendered pages;
 * ``captions`` — ``page_captions``: what the web would say about a page, at a chosen ``detail``;
 * ``labels`` — the vocabularies (``PAGE_KINDS``, ``FAMILIES``, ``TITLE_BLOCKS``, ``WEB_TITLE_BLOCKS``,
   ``FEATURES``) and ``PageSpec``;
@@ -40,11 +41,12 @@ The modules, from the API down to the pen:
 * ``pen`` — the drawing toolkit every page is drawn with.
 """
 from .captions import CAPTION_DETAILS, family_queries, page_captions
-from .corpus import OTHER_MIX, PageCorpus, PageData, check_fraction
+from .corpus import OTHER_MIX, PageCorpus, PageData, check_fraction, render_workers
 from .labels import FAMILIES, FEATURES, PAGE_KINDS, TITLE_BLOCKS, WEB_TITLE_BLOCKS, PageSpec
 from .render import draw_page, render_page
 from .title_blocks import INSTITUTIONS, MARGIN, TITLE_BLOCK_BOX, mask_title_block, title_block_box
 
 __all__ = ["CAPTION_DETAILS", "FAMILIES", "FEATURES", "INSTITUTIONS", "MARGIN", "OTHER_MIX", "PAGE_KINDS",
            "TITLE_BLOCKS", "TITLE_BLOCK_BOX", "PageCorpus", "PageData", "PageSpec", "check_fraction", "family_queries",
-           "WEB_TITLE_BLOCKS", "draw_page", "mask_title_block", "page_captions", "render_page", "title_block_box"]
+           "WEB_TITLE_BLOCKS", "draw_page", "mask_title_block", "page_captions", "render_page", "render_workers",
+           "title_block_box"]
