@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input-size", type=int, default=quick["input_size"])
     ap.add_argument("--batch-size", type=int, default=quick["batch_size"])
     ap.add_argument("--lr", type=float, default=quick["lr"])
+    ap.add_argument("--temperature", type=float, default=quick["temperature"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--pixels-only", action="store_true", help="score raw pixels against chance, train nothing")
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     start = time.perf_counter()
     knobs = {**quick, "backbone": args.backbone, "input_size": args.input_size, "epochs": args.epochs,
-             "batch_size": args.batch_size, "lr": args.lr}  # the rest as the quick profile trains it
+             "batch_size": args.batch_size, "lr": args.lr,
+             "temperature": args.temperature}  # the rest as the quick profile trains it
     r = simclr.train_simclr(archive.images, **knobs, seed=args.seed, device="cpu", cache=False, progress=False)
     seconds = time.perf_counter() - start
     encoder = search.encoder_from_result(r, "cpu")

@@ -1,8 +1,9 @@
 """Notebook 04's page CLIPs (one per caption detail of the quick profile's sweep), trained ahead of the notebook.
 
-Under `make test` (two workers) this file's tests train them on one worker while the other runs notebook 04's
-SimCLR, so the notebook loads them from data/checkpoints (the same call, the same fingerprint) instead of training
-all three on its own worker, the suite's longest path. Run alone, they are that training, moved here.
+Under `make test` (two workers) this file's tests train them on one worker while the other runs notebooks 01-05
+(and trains notebook 01's CLIP), so notebook 04, which comes next, loads every CLIP from data/checkpoints (the same
+call, the same fingerprint) instead of training them on its own worker. Run alone, they are that training, moved
+here.
 """
 import pytest
 
