@@ -3,8 +3,9 @@ scored as the notebook scores it, beside raw pixels.
 
     python benchmarks/simclr_trial.py --backbone convnet --epochs 30 --seed 0
 
-Prints one JSON line: training seconds, family precision@10 with the title block kept and masked, title-block
-share@10, and the pixel baseline and chance on the same archive. Nothing is cached: every run trains.
+Prints one JSON line: training seconds, the first and last NT-Xent loss, family precision@10 with the title block
+kept and masked, title-block share@10, and the pixel baseline and chance on the same archive. Nothing is cached:
+every run trains.
 `--pixels-only` prints the pixel baseline and chance alone (seconds a seed: issue 13 asks pixels at most 2x chance).
 """
 from __future__ import annotations
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     kept, _ = anchoring.search_archive(archive, queries, encoder, False, 10)
     masked, _ = anchoring.search_archive(archive, queries, encoder, True, 10)
     print(json.dumps({**vars(args), "threads": torch.get_num_threads(), "train_seconds": round(seconds),
+                      "initial_loss": round(r.initial_loss, 3), "final_loss": round(r.final_loss, 3),
                       "precision@10": round(kept["precision@10"], 3),
                       "masked_precision@10": round(masked["precision@10"], 3),
                       "titleblock_share@10": round(kept["titleblock_share@10"], 3),

@@ -51,12 +51,12 @@ def test_04_learned_encoders_find_part_families(nb04):
     # 0.176 = 2.2x chance 0.079 (0.632 on the clean pages); the issue's goal of at most 2x is NOT reached yet, so
     # the bar sits at 2.5x, between that measurement and the clean pages' 8x
     assert chance < pixels <= 2.5 * chance
-    # ... and SimCLR, trained on them (the quick profile's convnet, 30 epochs), beats the pixels clearly. Measured
-    # under make test's one thread: 0.308 = 1.74x pixels, 3.9x chance; on two threads (training is not bitwise the
-    # same across thread counts) seed 0: 0.318 = 1.81x, 4.0x; seed 1: 0.281 = 1.84x pixels (0.153), 3.3x chance.
-    # The issue asks 1.5x pixels and 4x chance. The bars sit between those measurements and the pixels (1x, 2.2x);
-    # the ResNet-18 of before (12 epochs) reached 1.18-1.28x, 2.6-2.8x
-    assert simclr >= 1.4 * pixels and simclr >= 3.0 * chance
+    # ... and SimCLR, trained on them (the quick profile's convnet, 30 epochs of batch 64), beats the pixels clearly.
+    # Measured on two threads (training is not bitwise the same across thread counts), seeds 0 / 1 / 2 / 3:
+    # 0.335 / 0.318 / 0.324 / 0.304 = 1.90 / 2.08 / 1.92 / 1.77x pixels, 4.2 / 3.8 / 3.9 / 3.7x chance (batch 128:
+    # 1.63-1.92x, 3.3-4.05x). The issue asks 1.5x pixels and 4x chance. The bars sit between those measurements and
+    # the pixels (1x, 2.2x); the ResNet-18 of before (12 epochs) reached 1.18-1.28x, 2.6-2.8x
+    assert simclr >= 1.5 * pixels and simclr >= 3.3 * chance
     # notebook 01's shapes CLIP, zero-shot, never shown a drawing: 0.150 = 1.9x chance on the scans (>= 3x on the
     # clean pages)
     assert nb04["shapes_clip_precision@10"] >= 1.5 * chance
