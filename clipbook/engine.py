@@ -114,8 +114,9 @@ class Method:
 
 # --------------------------------------------------------------------------- precision
 # A CPU with native bf16 does not make bf16 autocast pay for every model. Measured on a Xeon with AMX, one thread,
-# batch 64: SimCLR's convnet trained 2.0x faster under it, clipbook-tiny 1.4-1.7x and clipbook-page 1.1x slower
-# (autocast's casts cost more than small matmuls gain). So each method is measured once per process.
+# batch 64: SimCLR's convnet trained 2.0x faster under it, clipbook-tiny 1.4-1.7x and clipbook-page 1.1x (1.4x with
+# 16-px patches) slower (autocast's casts cost more than small matmuls gain). So each method is measured once per
+# process.
 _CPU_BF16_PAYS: dict[tuple, bool] = {}
 
 
