@@ -31,9 +31,10 @@ TEST_GROUPS = {"test_notebooks_01.py": "workbook_clip", "test_notebooks_02_03.py
 OTHER_RUNS_04 = ("test_04_bad_parameters", "test_04_a_bad_parameter", "test_04_searches_your_own_archive",
                  "test_04_with_your_clip")
 # The groups, in the order free workers take them (a fresh clone on a 2-core Xeon, one torch thread each: notebooks
-# 01-05 about 500 s, notebook 01's CLIP about 250 of them; the page CLIPs about 410; notebook 04 about 450 with
-# every CLIP loaded, its SimCLR 240 of them; 06 about 250, 07 about 180, 04's other runs about 130). The first two
-# groups train the CLIPs notebook 04 loads, one on each worker, so notebook 04 comes third and waits on nothing.
+# 01-05 about 500 s, notebook 01's CLIP about 250 of them; the page CLIPs about 170 (410 before their 16-px
+# patches); notebook 04 about 415 with every CLIP loaded, its SimCLR 215-240 of them; 06 about 250, 07 about 180,
+# 04's other runs about 160). The first two groups train the CLIPs notebook 04 loads, one on each worker, so
+# notebook 04 comes third and waits on nothing.
 # With notebook 04 first, it reached notebook 01's CLIP before anyone had trained it, trained it itself, and the
 # other worker's notebook 01 waited about 130 s on the checkpoint lock.
 LONGEST_FIRST = ("workbook_clip", "page_clips", "notebook_04", "notebook_06", "notebook_07", "notebook_04_other_runs")
