@@ -49,7 +49,7 @@ PROFILE_TABLES: dict[str, dict[str, dict[str, Any]]] = {
         "full": dict(backbone="resnet18", input_size=128, epochs=30, batch_size=512, lr=2e-3, temperature=0.2),
     },
     # notebook 04's CLIP that read captioned pages (`page_clip`): pages of its own captioned corpus ("the web"), the
-    # caption details to sweep. Quick: 27-30 s a model on two threads of a Xeon, about 50 s on one, since its ViT
+    # caption details to sweep. Quick: 27-43 s a model on two threads of a Xeon, 47-52 s on one, since its ViT
     # reads 16-px patches (16 image tokens; 8-px patches took 2.6x as long and searched no better); the least budget
     # at which naming the institution still clearly anchored it on the title block (3,000 pages hardly did;
     # benchmarks/RESULTS.md)

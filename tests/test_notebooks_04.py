@@ -90,10 +90,11 @@ def test_04_page_clip_searches_with_words_and_anchors_when_captions_name_the_ins
     """Issue 13, part B: a CLIP trained on captioned pages with other institutions' title blocks (4,000 pages, 4
     epochs), its captions naming the visible features drawn on half the drawings; its ViT reads 16-px patches.
     Measured at seed 0 in the notebook (seeds 1 / 2 with benchmarks/page_clip_trial.py in brackets;
-    benchmarks/RESULTS.md): text queries (six families, three wordings each) 0.239 [0.183 / 0.211] (chance 0.079
-    [0.084 / 0.083]; notebook 01's shapes CLIP 0.072, the page CLIP whose captions name only the page kind 0.139
-    [0.178 / 0.189]); image queries 0.167 [0.172 / 0.178] (pixels 0.176, SimCLR 0.335); title-block share 0.310 /
-    0.321 / 0.419 [0.239 / 0.239 / 0.432; 0.287 / 0.279 / 0.459] with captions naming the kind / + family /
+    benchmarks/RESULTS.md): text queries (six families, three wordings each) 0.239 on two threads, 0.250 on make
+    test's one [0.183 / 0.211] (chance 0.079 [0.084 / 0.083]; notebook 01's shapes CLIP 0.072, the page CLIP whose
+    captions name only the page kind 0.133-0.139 [0.178 / 0.189]); image queries 0.167-0.170 [0.172 / 0.178]
+    (pixels 0.176, SimCLR 0.320-0.335); title-block share 0.309 / 0.320 / 0.418 [0.239 / 0.239 / 0.432; 0.287 /
+    0.279 / 0.459] with captions naming the kind / + family /
     + institution (chance 0.087). With 8-px patches (2.6x the training time): text queries 0.133-0.139 [0.172],
     image queries 0.169-0.172 [0.165], shares 0.231 / 0.249 / 0.403 [0.213 / 0.273]."""
     chance = nb04["chance_precision@10"]
