@@ -84,6 +84,19 @@ def show_scores(image: np.ndarray, probs: pd.Series, title: str = "") -> plt.Fig
     return fig
 
 
+def show_in(output, content: plt.Figure | str) -> None:
+    """Replace what an ipywidgets ``Output`` shows with a figure (then closed, so it shows once, in the widget, not
+    again below the cell) or a message."""
+    with output:
+        output.clear_output(wait=True)
+        if isinstance(content, str):
+            print(content)
+        else:
+            display(content)
+    if not isinstance(content, str):
+        plt.close(content)
+
+
 class Playground:
     """Widgets: an image picker, an upload button, a labels box and a template box, over one output."""
 
@@ -132,7 +145,7 @@ class Playground:
         except ValueError as e:
             self.uploaded, self.uploaded_image = None, None
             self.message = str(e)
-            self._show_message()
+            show_in(self.output, self.message)
             return
         self.uploaded = load_image(self.uploaded_image, self.size)
         self.uploaded_name = name
@@ -155,20 +168,10 @@ class Playground:
 
     def refresh(self) -> None:
         result = self.update()
-        if isinstance(result, str):
-            self.message = result
-            self._show_message()
+        self.message = result if isinstance(result, str) else ""
+        if self.message:
+            show_in(self.output, self.message)
             return
-        self.message = ""
         image, probs = result
         title = f"uploaded: {self.uploaded_name}" if self.uploaded is not None else self.captions[self.picker.value]
-        fig = show_scores(image, probs, title)
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(fig)
-        plt.close(fig)  # shown once, in the output widget, not again below the cell
-
-    def _show_message(self) -> None:
-        with self.output:
-            self.output.clear_output(wait=True)
-            print(self.message)
+        show_in(self.output, show_scores(image, probs, title))

@@ -135,8 +135,9 @@ def test_04_search_tool_agrees_with_the_api(nb04, outputs):
     folder = outputs / "04_clip_vs_simclr_drawings"
     meta = json.loads((folder / "index" / "index.json").read_text())
     assert meta["encoder"].startswith("simclr:") and len(meta["ids"]) == nb04["n_pages"]
-    for figure in ("captioned_pages", "caption_sweep", "archive_examples", "title_blocks", "simclr_training", "retrieval", "neighbours", "anchoring",
-                   "occlusion", "correlation_sweep", "tsne", "families", "realism_sweep"):
+    for figure in ("captioned_pages", "caption_sweep", "archive_examples", "title_blocks", "simclr_training",
+                   "retrieval", "neighbours", "search_playground", "anchoring", "occlusion", "correlation_sweep",
+                   "tsne", "families", "realism_sweep"):
         assert (folder / f"{figure}.png").stat().st_size > 10_000, figure
 
 
@@ -198,6 +199,7 @@ def test_04_searches_your_own_archive(labelled, tmp_path):
     assert m["n_pages"] == 120 and m["labelled"] is labelled and m["simclr_batch_size"] == 120  # clamped, with a note
     out = tmp_path / "out" / NOTEBOOK.stem
     assert (out / "neighbours.png").is_file() and (out / "archive_examples.png").is_file()
+    assert (out / "search_playground.png").is_file()  # the search widgets run on your pages too
     if labelled:
         assert m["n_labels"] == 6 and m["n_queries"] == len(search.read_archive(root, 128).queries())
         # raw pixels find a drawing's part family on this archive (0.63 precision@10 on the generated one, chance

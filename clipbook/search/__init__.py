@@ -1,6 +1,7 @@
 """Similarity search over document pages: encoders, a faiss index that remembers which encoder built it
 (and which box of every page it blanks), retrieval metrics, and a command line for one's own folder of
-images and PDFs (``python -m clipbook.search build|query``).
+images and PDFs (``python -m clipbook.search build|query``), and `SearchPlayground`, the same search behind
+JupyterLab widgets.
 
 The tool knows nothing of the workbook's synthetic archive or of notebook 01's model: a CLIP is named by
 its checkpoint (``clip:<checkpoint.safetensors>``) or open_clip tag (``open_clip:<model>:<pretrained>``),
@@ -12,9 +13,11 @@ from .encoders import (ENCODER_SPECS, Encoder, clip_encoder, encoder_from_result
                        simclr_encoder, stroke_kernel, thicken_strokes)
 from .index import INDEX_KINDS, PageIndex, index_folder, mask_box
 from .metrics import ranking_metrics
+from .playground import SearchPlayground, SearchResult
 
 __all__ = [
     "Archive", "ENCODER_SPECS", "INDEX_KINDS", "Encoder", "leave_one_out", "read_archive", "PageIndex", "clip_encoder", "encoder_from_result", "index_folder",
-    "load_encoder", "main", "mask_box", "pixel_encoder", "ranking_metrics", "simclr_encoder", "stroke_kernel",
+    "load_encoder", "main", "mask_box", "pixel_encoder", "ranking_metrics", "SearchPlayground", "SearchResult",
+    "simclr_encoder", "stroke_kernel",
     "thicken_strokes",
 ]
