@@ -94,5 +94,7 @@ def test_bad_arguments_are_clear_errors(world):
         search.SearchPlayground(pages.images, encoders, queries.images, encoder="simclr")
     with pytest.raises(ValueError, match="page_titles has 2 entries for 60 pages"):
         search.SearchPlayground(pages.images, encoders, queries.images, page_titles=["a", "b"])
+    with pytest.raises(ValueError, match="mask_box=\\(0.9, 0.9, 0.5, 1.0\\) is not allowed"):
+        search.SearchPlayground(pages.images, encoders, queries.images, mask_box=(0.9, 0.9, 0.5, 1.0))
     with pytest.raises(ValueError, match="text_models names \\['simclr'\\]"):
         search.SearchPlayground(pages.images, encoders, queries.images, text_models={"simclr": (None, None)})

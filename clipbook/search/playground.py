@@ -22,7 +22,7 @@ from ..retrieval import encode_texts
 from ..utils import check_choice, check_positive
 from ..widgets import show_in
 from .encoders import Encoder
-from .index import PageIndex
+from .index import PageIndex, check_box
 
 
 @dataclass
@@ -65,7 +65,8 @@ class SearchPlayground:
         self.page_titles = list(page_titles) if page_titles is not None else [f"page {i}" for i in range(len(pages))]
         self.query_titles = (list(query_titles) if query_titles is not None
                              else [f"query {i}" for i in range(len(queries))])
-        self.k, self.mask_box, self.device = min(int(k), len(pages)), mask_box, device
+        self.mask_box = check_box("mask_box", mask_box) if mask_box is not None else None
+        self.k, self.device = min(int(k), len(pages)), device
         self.indexes: dict[str, PageIndex] = {}
         self.uploaded: np.ndarray | None = None
         self.uploaded_name = ""
