@@ -1,10 +1,15 @@
-"""Notebook 03 in a real browser: JupyterLab on the project's environment, driven by Playwright in headless Chromium.
+"""Notebooks 03 and 04 in a real browser: JupyterLab on the project's environment, driven by Playwright in headless
+Chromium.
 
 `make test-browser` runs it (Debian's chromium, Playwright from PyPI launched with `executable_path`; Playwright's
-own browser download cannot work offline). It opens notebook 03 with papermill's parameters injected (a quick
-profile, a small split), runs every cell from JupyterLab's Run menu, and drives the playground the way a reader
-does: new labels change the bars, an uploaded image gets its own bars, an uploaded non-image gets a message that
-names the file.
+own browser download cannot work offline). Each test opens its notebook with papermill's parameters injected (a
+quick profile, a small run), runs every cell from JupyterLab's Run menu, and drives the playground the way a reader
+does:
+- notebook 03: new labels change the bars, an uploaded image gets its own bars, an uploaded non-image gets a
+  message that names the file;
+- notebook 04 (search, with a small CLIP of the test's own in the page CLIP's place): words asked of the pixels get
+  a message, clearing them searches with the query drawing, an uploaded PDF's first page is searched with, an
+  uploaded non-image gets a message that names the file.
 """
 from __future__ import annotations
 
@@ -37,20 +42,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """JupyterLab serving a folder with notebook 03 (parameters injected as papermill does), on a free port."""
+def _serve(folder: Path, notebook: str, parameters: dict):
+    """JupyterLab serving `folder` with `notebook` (parameters injected as papermill does), on a free port: yields
+    the notebook's URL."""
     import papermill as pm
 
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make test-browser does it), or point "
                     "CLIPBOOK_CHROMIUM at a Chromium.")
-    folder = tmp_path_factory.mktemp("lab")
     (folder / "data").symlink_to(ROOT / "data")  # the workbook CLIP's cache: a checkpoint other runs made is reused
-    notebook = folder / "03_prompt_sensitivity.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / notebook.name), str(notebook), prepare_only=True,
-                        parameters={"PROFILE": "quick", "DEVICE": "cpu", "N_PER_CLASS": 4, "GREEDY_MAX": 2,
-                                    "OUTPUT_DIR": str(folder / "out")}, progress_bar=False)
+    pm.execute_notebook(str(ROOT / "notebooks" / notebook), str(folder / notebook), prepare_only=True,
+                        parameters=parameters, progress_bar=False)
     subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], check=True,
                    capture_output=True)
     port, token = _free_port(), "clipbook-browser-test"
@@ -73,13 +75,43 @@ def lab(tmp_path_factory):
     else:
         server.kill()
         pytest.fail("jupyter lab did not answer within 120 s")
-    yield f"{url}/lab/tree/{notebook.name}?token={token}", folder
+    yield f"{url}/lab/tree/{notebook}?token={token}"
     server.terminate()
     try:
         server.wait(20)
     except subprocess.TimeoutExpired:
         server.kill()
     log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """Notebook 03 in JupyterLab: its URL and folder."""
+    folder = tmp_path_factory.mktemp("lab")
+    parameters = {"PROFILE": "quick", "DEVICE": "cpu", "N_PER_CLASS": 4, "GREEDY_MAX": 2,
+                  "OUTPUT_DIR": str(folder / "out")}
+    for url in _serve(folder, "03_prompt_sensitivity.ipynb", parameters):
+        yield url, folder
+
+
+@pytest.fixture(scope="module")
+def lab04(tmp_path_factory):
+    """Notebook 04 in JupyterLab, small: 240 pages, one SimCLR epoch, no sweeps, and a small CLIP with random
+    weights saved as open_clip saves one in the page CLIP's place (CLIP_MODEL="local-dir:..."), so no CLIP trains.
+    Its URL and folder."""
+    import torch
+
+    import clipbook
+
+    folder = tmp_path_factory.mktemp("lab04")
+    torch.manual_seed(0)
+    model, _, _ = clipbook.create_clip("clipbook-page", device="cpu")
+    mine = clipbook.models.save_local_dir(model, "clipbook-page", folder / "mine.open_clip")
+    parameters = {"PROFILE": "quick", "DEVICE": "cpu", "N_PAGES": 240, "N_QUERIES": 40, "SIMCLR_EPOCHS": 1,
+                  "SIMCLR_BATCH_SIZE": 64, "CAPTION_SWEEP": [], "CORRELATION_SWEEP": [], "REALISM_SWEEP": [],
+                  "OCCLUSION_QUERIES": 1, "CLIP_MODEL": f"local-dir:{mine}", "OUTPUT_DIR": str(folder / "out")}
+    for url in _serve(folder, "04_clip_vs_simclr_drawings.ipynb", parameters):
+        yield url, folder
 
 
 def _bars(page) -> str:
@@ -105,7 +137,11 @@ def _run_all_cells(page) -> None:
     started = page.locator(".jp-CodeCell .jp-InputPrompt").filter(has_text=re.compile(r"\[[0-9*]+\]"))
     for _ in range(5):
         dialog = page.locator(".jp-Dialog")
-        if dialog.count():
+        if dialog.count() and dialog.first.inner_text().startswith("Select Kernel"):
+            # JupyterLab 4.6 can ask for the kernel although the notebook names one it has: take the one offered
+            dialog.first.get_by_role("button", name="Select", exact=True).click()
+            page.wait_for_timeout(1000)
+        elif dialog.count():
             raise AssertionError(f"JupyterLab shows a dialog: {dialog.first.inner_text()!r}")
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_text("Run All Cells", exact=True).click()
@@ -115,6 +151,34 @@ def _run_all_cells(page) -> None:
                 return
             page.wait_for_timeout(500)
     raise AssertionError("JupyterLab did not start running the notebook after five clicks on Run All Cells")
+
+
+def _open_and_run_all(p, url: str):
+    """Chromium on `url` (a notebook in JupyterLab), every cell started from the Run menu: the browser and page."""
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.locator(".jp-Notebook").wait_for(timeout=120_000)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+    _run_all_cells(page)
+    return browser, page
+
+
+def _wait_for_the_end(page, out: Path, name: str) -> None:
+    """Screenshot the view, then wait until the notebook's last cell has written its metrics."""
+    page.screenshot(path=str(out / "browser.png"), full_page=False)
+    deadline = time.time() + 600
+    while not (out / "metrics.json").is_file() and time.time() < deadline:
+        page.wait_for_timeout(1000)
+    assert (out / "metrics.json").is_file(), f"{name} did not run to its end in JupyterLab"
+    if os.environ.get("CLIPBOOK_BROWSER_SCREENSHOT"):
+        shutil.copy(out / "browser.png", Path(os.environ["CLIPBOOK_BROWSER_SCREENSHOT"]).with_suffix(f".{name}.png"))
+
+
+def _upload(page, path: Path) -> None:
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").click()
+    chooser.value.set_files(str(path))
 
 
 def test_notebook_03_and_its_playground_in_chromium(lab, tmp_path):
@@ -127,12 +191,7 @@ def test_notebook_03_and_its_playground_in_chromium(lab, tmp_path):
     (tmp_path / "notes.txt").write_text("this is not an image")
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        page.locator(".jp-Notebook").wait_for(timeout=120_000)
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
-        _run_all_cells(page)
+        browser, page = _open_and_run_all(p, url)
         # the playground: its labels box appears when its cell has run, its bars once it has refreshed
         labels = page.locator(".widget-text", has_text="labels").locator("input")
         labels.wait_for(timeout=600_000)
@@ -143,22 +202,50 @@ def test_notebook_03_and_its_playground_in_chromium(lab, tmp_path):
         labels.press("Enter")
         second = _wait_for_new_bars(page, first, "new labels")
 
-        with page.expect_file_chooser() as chooser:
-            page.locator(".widget-upload").click()
-        chooser.value.set_files(str(tmp_path / "red.png"))
+        _upload(page, tmp_path / "red.png")
         _wait_for_new_bars(page, second, "uploading red.png")
 
-        with page.expect_file_chooser() as chooser:
-            page.locator(".widget-upload").click()
-        chooser.value.set_files(str(tmp_path / "notes.txt"))
+        _upload(page, tmp_path / "notes.txt")
         page.locator(".widget-output", has_text="image='notes.txt' is not an image file").wait_for(timeout=60_000)
-
-        # the whole notebook ran: its last cell wrote the metrics
-        page.screenshot(path=str(folder / "out" / "browser.png"), full_page=False)
-        deadline = time.time() + 600
-        while not (folder / "out" / "metrics.json").is_file() and time.time() < deadline:
-            page.wait_for_timeout(1000)
+        _wait_for_the_end(page, folder / "out", "notebook 03")
         browser.close()
-    assert (folder / "out" / "metrics.json").is_file(), "notebook 03 did not run to its end in JupyterLab"
-    if os.environ.get("CLIPBOOK_BROWSER_SCREENSHOT"):
-        shutil.copy(folder / "out" / "browser.png", os.environ["CLIPBOOK_BROWSER_SCREENSHOT"])
+
+
+def test_notebook_04_and_its_search_playground_in_chromium(lab04, tmp_path):
+    """The search widgets as a reader meets them after Run All: the notebook's own example has left the CLIP
+    encoder and the words "a technical drawing of a flange" in place."""
+    from playwright.sync_api import sync_playwright
+
+    from clipbook.data import pdf
+    from clipbook.data.drawings import PageCorpus
+
+    url, folder = lab04
+    upload = PageCorpus(128, realism=1.0).dataset(3, seed=77, drawings_only=True, cache=False)
+    pdf.write_pdf(upload.images, tmp_path / "my-drawings.pdf")
+    (tmp_path / "notes.txt").write_text("this is not an image")
+
+    with sync_playwright() as p:
+        browser, page = _open_and_run_all(p, url)
+        words = page.locator(".widget-text", has_text="words").locator("input")
+        words.wait_for(timeout=600_000)
+        words.scroll_into_view_if_needed()  # JupyterLab renders only the cells near the view
+        page.wait_for_function("el => el.value === 'a technical drawing of a flange'", arg=words.element_handle(),
+                               timeout=120_000)
+        first = _bars(page)  # the CLIP's results for the words
+
+        # words asked of an encoder with no text tower: a message that names both, no figure
+        page.locator(".widget-dropdown", has_text="encoder").locator("select").select_option("pixels")
+        page.locator(".widget-output", has_text="cannot be searched with encoder='pixels'").wait_for(timeout=60_000)
+
+        # words cleared: the pixels search with the query drawing the slider picks
+        words.fill("")
+        second = _wait_for_new_bars(page, first, "clearing the words")
+
+        # a PDF of one's own: its first page is the query
+        _upload(page, tmp_path / "my-drawings.pdf")
+        _wait_for_new_bars(page, second, "uploading my-drawings.pdf")
+
+        _upload(page, tmp_path / "notes.txt")
+        page.locator(".widget-output", has_text="image='notes.txt' is not a readable image").wait_for(timeout=60_000)
+        _wait_for_the_end(page, folder / "out", "notebook 04")
+        browser.close()
