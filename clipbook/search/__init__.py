@@ -13,7 +13,6 @@ from .encoders import (ENCODER_SPECS, Encoder, clip_encoder, encoder_from_result
                        simclr_encoder, stroke_kernel, thicken_strokes)
 from .index import INDEX_KINDS, PageIndex, index_folder, mask_box
 from .metrics import ranking_metrics
-from .playground import SearchPlayground, SearchResult
 
 __all__ = [
     "Archive", "ENCODER_SPECS", "INDEX_KINDS", "Encoder", "leave_one_out", "read_archive", "PageIndex", "clip_encoder", "encoder_from_result", "index_folder",
@@ -21,3 +20,13 @@ __all__ = [
     "simclr_encoder", "stroke_kernel",
     "thicken_strokes",
 ]
+
+
+def __getattr__(name: str):
+    """`SearchPlayground` and `SearchResult` on first use: the widgets pull in matplotlib, seaborn and ipywidgets,
+    which the command line never needs (1.4 s of its start)."""
+    if name in ("SearchPlayground", "SearchResult"):
+        from . import playground
+
+        return getattr(playground, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
