@@ -35,7 +35,7 @@ unit: setup
 notebooks: setup
 	$(PY) -m pytest -m notebook
 
-## Notebook 03 and its playground in a real browser: JupyterLab driven by Playwright (PyPI) in headless Chromium
+## Notebooks 03 and 04 and their playgrounds in a real browser: JupyterLab driven by Playwright (PyPI) in headless Chromium
 ## (Debian's package, installed here when missing; Playwright's own browser download cannot work offline).
 CHROMIUM ?= /usr/bin/chromium
 test-browser: setup
