@@ -34,7 +34,8 @@ from .utils import autocast, check_choice, check_positive, fp32_loss, resolve_de
 
 SIMCLR_MODEL = "simclr"
 _LEGACY_MODELS = ("simclr-resnet18",)  # what checkpoints called it before the backbone became a choice
-_TRAIN_VERSION = 3  # 2: views made for scans (zoom out, aspect, noise); 3: the backbone is a parameter
+_TRAIN_VERSION = 4  # 2: views made for scans (zoom out, aspect, noise); 3: the backbone is a parameter;
+# 4: the paper tone is measured before the strokes are thickened (once per page)
 SIMCLR_BACKBONES: tuple[str, ...] = ("resnet18", "convnet")
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics, as torchvision's ResNets
 
@@ -122,10 +123,19 @@ class DrawingAugment(torch.nn.Module):
             x = F.interpolate(x, scale_factor=2 * self.input_size / x.shape[-1], mode="area")
         return x
 
-    def views(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """`shrink`'s pages -> one random normalised view each, (B, 3, input_size, input_size)."""
+    @staticmethod
+    def paper_level(x: torch.Tensor) -> torch.Tensor:
+        """`shrink`'s pages -> each page's paper tone (B, 1, 1, 1): the grey level its brightest tenth starts at."""
+        return torch.quantile(x.mean(1).flatten(1), 0.9, dim=1).view(-1, 1, 1, 1)
+
+    def views(self, x: torch.Tensor, generator: torch.Generator | None = None,
+              paper: torch.Tensor | None = None) -> torch.Tensor:
+        """`shrink`'s pages -> one random normalised view each, (B, 3, input_size, input_size). `paper`: the pages'
+        `paper_level`, when a trainer has measured it once per page (a quarter of the views' time); None measures
+        it here."""
         dev = self.mean.device
         b = x.shape[0]
+        paper = self.paper_level(x) if paper is None else paper.view(b, 1, 1, 1)
         draw_on = dev if generator is None else generator.device  # random numbers where the generator lives
         u = lambda *shape: torch.rand(*shape, generator=generator, device=draw_on).to(dev)  # noqa: E731
         # thicker strokes: ink spreads to the 3x3 neighbourhood (a min-pool on the bright paper)
@@ -143,8 +153,7 @@ class DrawingAugment(torch.nn.Module):
         cos, sin = torch.cos(angle), torch.sin(angle)
         theta = torch.stack([torch.stack([sx * cos, -sy * sin, tx], 1), torch.stack([sx * sin, sy * cos, ty], 1)], 1)
         grid = F.affine_grid(theta, (b, 3, self.input_size, self.input_size), align_corners=False)
-        # outside the page is paper: the page's brightest tenth, warped as the difference to it
-        paper = torch.quantile(x.mean(1).flatten(1), 0.9, dim=1).view(b, 1, 1, 1)
+        # outside the page is paper (its tone as scanned, before any thickening): warped as the difference to it
         x = F.grid_sample(x - paper, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + paper
         # blur, blended in by a random amount
         w = (u(b) < self.p_blur).float() * u(b)
@@ -159,8 +168,8 @@ class DrawingAugment(torch.nn.Module):
         cols = torch.arange(hw, device=dev).view(1, 1, hw)
         patch = ((rows >= ey.view(b, 1, 1)) & (rows < (ey + eh).view(b, 1, 1)) & (cols >= ex.view(b, 1, 1))
                  & (cols < (ex + ew).view(b, 1, 1)) & (u(b) < self.p_erase).view(b, 1, 1))
-        paper = x.flatten(2).amax(2).view(b, 3, 1, 1)
-        x = torch.where(patch.unsqueeze(1), paper, x)
+        blank = x.flatten(2).amax(2).view(b, 3, 1, 1)
+        x = torch.where(patch.unsqueeze(1), blank, x)
         # greyscale now and then (colour photos), then paper tone and contrast
         grey = (x * torch.tensor([0.299, 0.587, 0.114], device=dev).view(1, 3, 1, 1)).sum(1, keepdim=True)
         x = torch.where((u(b) < self.p_grey).view(b, 1, 1, 1), grey.expand_as(x), x)
@@ -177,15 +186,18 @@ def make_loss(temperature: float, distributed: bool = False) -> NTXentLoss:
     return NTXentLoss(temperature=temperature, gather_distributed=distributed)
 
 
-def _shrink_all(augment: DrawingAugment, x_all: torch.Tensor, max_bytes: int = 2**30) -> torch.Tensor | None:
-    """Every page through `augment.shrink` once, for the whole training, when pages shrink (they are over twice
-    the input size) and the floats take at most `max_bytes`; None otherwise (each batch shrinks its pages).
-    Measured on the quick profile (2,000 pages of 128 px to 96): a third of SimCLR's augmentation time."""
+def _shrink_all(augment: DrawingAugment, x_all: torch.Tensor,
+                max_bytes: int = 2**30) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Every page through `augment.shrink` once, for the whole training, with its `paper_level`, when pages shrink
+    (they are over twice the input size) and the floats take at most `max_bytes`; None otherwise (each batch
+    shrinks its pages). Measured on the quick profile (2,000 pages of 128 px to 96): a third of SimCLR's
+    augmentation time for the shrinking, and a quarter of the rest for the paper levels."""
     side = augment.input_size * 2
     if x_all.shape[-1] <= side or len(x_all) * x_all.shape[1] * side * side * 4 > max_bytes:
         return None
     with torch.no_grad():
-        return torch.cat([augment.shrink(x_all[i:i + 256]) for i in range(0, len(x_all), 256)])
+        shrunk = torch.cat([augment.shrink(x_all[i:i + 256]) for i in range(0, len(x_all), 256)])
+        return shrunk, torch.cat([augment.paper_level(shrunk[i:i + 256]) for i in range(0, len(shrunk), 256)])
 
 
 def simclr_method(model: SimCLR, x_all: torch.Tensor, temperature: float, ctx: distributed.Context) -> engine.Method:
@@ -199,8 +211,11 @@ def simclr_method(model: SimCLR, x_all: torch.Tensor, temperature: float, ctx: d
         n = len(idx)
         # every rank draws the same global views, then keeps its own share; augmentation in full precision
         with torch.no_grad(), torch.autocast(ctx.device.type, enabled=False):
-            pages = shrunk[idx] if shrunk is not None else augment.shrink(x_all[idx])  # once for the page's 2 views
-            views = augment.views(torch.cat([pages, pages]), gen)
+            if shrunk is not None:
+                pages, paper = shrunk[0][idx], shrunk[1][idx].repeat(2, 1, 1, 1)
+            else:  # once for the page's 2 views
+                pages, paper = augment.shrink(x_all[idx]), None
+            views = augment.views(torch.cat([pages, pages]), gen, paper)
             views = torch.cat([distributed.shard(views[:n], ctx), distributed.shard(views[n:], ctx)])
         z = net(views.contiguous(memory_format=torch.channels_last))
         half = len(z) // 2

@@ -95,17 +95,20 @@ def test_augmented_views_are_pages():
 
 
 def test_training_shrinks_each_page_once_into_the_same_views():
-    """The trainer shrinks every page once (`_shrink_all`) and draws views from that; the views are the ones
-    `DrawingAugment` draws from the uint8 pages, and the 3x3 darkest-neighbour filter is max-pooling's, exactly."""
+    """The trainer shrinks every page and measures its paper tone once (`_shrink_all`) and draws views from
+    that; the views are the ones `DrawingAugment` draws from the uint8 pages, and the 3x3 darkest-neighbour filter is max-pooling's, exactly."""
     from clipbook.preprocess import min_filter
     from clipbook.simclr import _shrink_all
 
     augment = simclr.DrawingAugment(24)
     x = images_to_tensor(PageCorpus(64).dataset(12, seed=0, cache=False).images)
-    shrunk = _shrink_all(augment, x)
+    shrunk, paper = _shrink_all(augment, x)
     assert shrunk.shape == (12, 3, 48, 48) and torch.equal(shrunk, augment.shrink(x))
-    assert torch.equal(augment.views(shrunk[3:9], torch.Generator().manual_seed(5)),
-                       augment(x[3:9], torch.Generator().manual_seed(5)))
+    assert paper.shape == (12, 1, 1, 1) and torch.equal(paper, augment.paper_level(shrunk))
+    assert 0.8 < paper.min() <= paper.max() <= 1  # the pages' paper is bright, whatever they show
+    expected = augment(x[3:9], torch.Generator().manual_seed(5))
+    for measured in (None, paper[3:9]):  # paper levels measured once per page, or by the views themselves
+        assert torch.equal(augment.views(shrunk[3:9], torch.Generator().manual_seed(5), measured), expected)
     assert _shrink_all(augment, x, max_bytes=1000) is None  # over the budget: each batch shrinks its own pages
     assert _shrink_all(simclr.DrawingAugment(32), x) is None  # 64-px pages do not shrink for a 32-px input
     f = torch.rand(5, 3, 17, 13)
