@@ -131,7 +131,7 @@ class DrawingAugment(torch.nn.Module):
     def views(self, x: torch.Tensor, generator: torch.Generator | None = None,
               paper: torch.Tensor | None = None) -> torch.Tensor:
         """`shrink`'s pages -> one random normalised view each, (B, 3, input_size, input_size). `paper`: the pages'
-        `paper_level`, when a trainer has measured it once per page (a quarter of the views' time); None measures
+        `paper_level`, when a trainer has measured it once per page (a third of the views' time); None measures
         it here."""
         dev = self.mean.device
         b = x.shape[0]
@@ -191,7 +191,7 @@ def _shrink_all(augment: DrawingAugment, x_all: torch.Tensor,
     """Every page through `augment.shrink` once, for the whole training, with its `paper_level`, when pages shrink
     (they are over twice the input size) and the floats take at most `max_bytes`; None otherwise (each batch
     shrinks its pages). Measured on the quick profile (2,000 pages of 128 px to 96): a third of SimCLR's
-    augmentation time for the shrinking, and a quarter of the rest for the paper levels."""
+    augmentation time for the shrinking, and a third of the rest for the paper levels."""
     side = augment.input_size * 2
     if x_all.shape[-1] <= side or len(x_all) * x_all.shape[1] * side * side * 4 > max_bytes:
         return None

@@ -96,7 +96,8 @@ def test_augmented_views_are_pages():
 
 def test_training_shrinks_each_page_once_into_the_same_views():
     """The trainer shrinks every page and measures its paper tone once (`_shrink_all`) and draws views from
-    that; the views are the ones `DrawingAugment` draws from the uint8 pages, and the 3x3 darkest-neighbour filter is max-pooling's, exactly."""
+    that; the views are the ones `DrawingAugment` draws from the uint8 pages, and the 3x3 darkest-neighbour
+    filter is max-pooling's, exactly."""
     from clipbook.preprocess import min_filter
     from clipbook.simclr import _shrink_all
 

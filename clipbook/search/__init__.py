@@ -15,10 +15,9 @@ from .index import INDEX_KINDS, PageIndex, index_folder, mask_box
 from .metrics import ranking_metrics
 
 __all__ = [
-    "Archive", "ENCODER_SPECS", "INDEX_KINDS", "Encoder", "leave_one_out", "read_archive", "PageIndex", "clip_encoder", "encoder_from_result", "index_folder",
-    "load_encoder", "main", "mask_box", "pixel_encoder", "ranking_metrics", "SearchPlayground", "SearchResult",
-    "simclr_encoder", "stroke_kernel",
-    "thicken_strokes",
+    "Archive", "ENCODER_SPECS", "INDEX_KINDS", "Encoder", "PageIndex", "SearchPlayground", "SearchResult",
+    "clip_encoder", "encoder_from_result", "index_folder", "leave_one_out", "load_encoder", "main", "mask_box",
+    "pixel_encoder", "ranking_metrics", "read_archive", "simclr_encoder", "stroke_kernel", "thicken_strokes",
 ]
 
 

@@ -165,20 +165,39 @@ def _open_and_run_all(p, url: str):
 
 
 def _wait_for_the_end(page, out: Path, name: str) -> None:
-    """Screenshot the view, then wait until the notebook's last cell has written its metrics."""
+    """Screenshot the view, then wait until the notebook's last cell has written its metrics. With
+    CLIPBOOK_BROWSER_SCREENSHOT=<path.png> set, the screenshot is kept as <path>.notebook-NN.png."""
     page.screenshot(path=str(out / "browser.png"), full_page=False)
     deadline = time.time() + 600
     while not (out / "metrics.json").is_file() and time.time() < deadline:
         page.wait_for_timeout(1000)
     assert (out / "metrics.json").is_file(), f"{name} did not run to its end in JupyterLab"
     if os.environ.get("CLIPBOOK_BROWSER_SCREENSHOT"):
-        shutil.copy(out / "browser.png", Path(os.environ["CLIPBOOK_BROWSER_SCREENSHOT"]).with_suffix(f".{name}.png"))
+        kept = Path(os.environ["CLIPBOOK_BROWSER_SCREENSHOT"]).with_suffix(f".{name.replace(' ', '-')}.png")
+        shutil.copy(out / "browser.png", kept)
 
 
 def _upload(page, path: Path) -> None:
     with page.expect_file_chooser() as chooser:
         page.locator(".widget-upload").click()
     chooser.value.set_files(str(path))
+
+
+def _text_box(page, label: str):
+    """The input of the playground's text box `label`, once its cell has run, scrolled into view (JupyterLab
+    renders only the cells near the view)."""
+    box = page.locator(".widget-text", has_text=label).locator("input")
+    box.wait_for(timeout=600_000)
+    box.scroll_into_view_if_needed()
+    return box
+
+
+def _upload_a_non_image_then_wait_for_the_end(page, folder: Path, message: str, name: str) -> None:
+    """Upload a text file, expect `message` in the playground's output, then let the notebook run to its end."""
+    (folder / "notes.txt").write_text("this is not an image")
+    _upload(page, folder / "notes.txt")
+    page.locator(".widget-output", has_text=message).wait_for(timeout=60_000)
+    _wait_for_the_end(page, folder / "out", name)
 
 
 def test_notebook_03_and_its_playground_in_chromium(lab, tmp_path):
@@ -188,14 +207,11 @@ def test_notebook_03_and_its_playground_in_chromium(lab, tmp_path):
     png = io.BytesIO()
     Image.new("RGB", (90, 60), (220, 30, 30)).save(png, format="PNG")
     (tmp_path / "red.png").write_bytes(png.getvalue())
-    (tmp_path / "notes.txt").write_text("this is not an image")
 
     with sync_playwright() as p:
         browser, page = _open_and_run_all(p, url)
         # the playground: its labels box appears when its cell has run, its bars once it has refreshed
-        labels = page.locator(".widget-text", has_text="labels").locator("input")
-        labels.wait_for(timeout=600_000)
-        labels.scroll_into_view_if_needed()  # JupyterLab renders only the cells near the view
+        labels = _text_box(page, "labels")
         first = _bars(page)
 
         labels.fill("red circle, blue star, green square")
@@ -205,9 +221,7 @@ def test_notebook_03_and_its_playground_in_chromium(lab, tmp_path):
         _upload(page, tmp_path / "red.png")
         _wait_for_new_bars(page, second, "uploading red.png")
 
-        _upload(page, tmp_path / "notes.txt")
-        page.locator(".widget-output", has_text="image='notes.txt' is not an image file").wait_for(timeout=60_000)
-        _wait_for_the_end(page, folder / "out", "notebook 03")
+        _upload_a_non_image_then_wait_for_the_end(page, folder, "image='notes.txt' is not an image file", "notebook 03")
         browser.close()
 
 
@@ -222,13 +236,10 @@ def test_notebook_04_and_its_search_playground_in_chromium(lab04, tmp_path):
     url, folder = lab04
     upload = PageCorpus(128, realism=1.0).dataset(3, seed=77, drawings_only=True, cache=False)
     pdf.write_pdf(upload.images, tmp_path / "my-drawings.pdf")
-    (tmp_path / "notes.txt").write_text("this is not an image")
 
     with sync_playwright() as p:
         browser, page = _open_and_run_all(p, url)
-        words = page.locator(".widget-text", has_text="words").locator("input")
-        words.wait_for(timeout=600_000)
-        words.scroll_into_view_if_needed()  # JupyterLab renders only the cells near the view
+        words = _text_box(page, "words")
         page.wait_for_function("el => el.value === 'a technical drawing of a flange'", arg=words.element_handle(),
                                timeout=120_000)
         first = _bars(page)  # the CLIP's results for the words
@@ -245,7 +256,6 @@ def test_notebook_04_and_its_search_playground_in_chromium(lab04, tmp_path):
         _upload(page, tmp_path / "my-drawings.pdf")
         _wait_for_new_bars(page, second, "uploading my-drawings.pdf")
 
-        _upload(page, tmp_path / "notes.txt")
-        page.locator(".widget-output", has_text="image='notes.txt' is not a readable image").wait_for(timeout=60_000)
-        _wait_for_the_end(page, folder / "out", "notebook 04")
+        _upload_a_non_image_then_wait_for_the_end(page, folder, "image='notes.txt' is not a readable image",
+                                                  "notebook 04")
         browser.close()
