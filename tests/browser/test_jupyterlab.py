@@ -55,11 +55,18 @@ def _serve(folder: Path, notebook: str, parameters: dict):
                         parameters=parameters, progress_bar=False)
     subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], check=True,
                    capture_output=True)
+    # Settings and workspaces of this server's own: the user's ~/.jupyter/lab workspace would reopen the tabs of
+    # the last server (another notebook, another folder), and two servers at once would write it in turn. The
+    # notebook's kernel starts without asking (JupyterLab 4.6 asks by default).
+    settings = folder / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"autoStartDefaultKernel": true}')
     port, token = _free_port(), "clipbook-browser-test"
     log = open(folder / "jupyter.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}", "--LabApp.news_url=",
+         f"--LabApp.user_settings_dir={folder / 'lab-settings'}", f"--LabApp.workspaces_dir={folder / 'workspaces'}",
          "--allow-root"],  # CI and containers run as root
         stdout=log, stderr=subprocess.STDOUT, cwd=folder)
     url = f"http://127.0.0.1:{port}"
@@ -131,36 +138,57 @@ def _wait_for_new_bars(page, before: str, what: str) -> str:
     raise AssertionError(f"the playground's bars did not change after {what}")
 
 
-def _run_all_cells(page) -> None:
-    """Run > Run All Cells; a click that lands while the kernel is still settling is lost, so it is repeated until
-    a code cell shows it ran or runs (its prompt gets a number or a star)."""
+def _answer_the_kernel_dialog(page) -> None:
+    """JupyterLab 4.6 can ask for a kernel on opening although the notebook names one it has (`_serve` tells it
+    not to), and can close that dialog itself a moment later (4 of 28 test runs here failed before, one of them
+    caught waiting 30 s on the button of a dialog already gone): take the kernel offered while the dialog is
+    there; fail on any other dialog."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    dialog = page.locator(".jp-Dialog").first
+    try:
+        text = dialog.inner_text(timeout=2_000) if dialog.count() else ""
+        if text.startswith("Select Kernel"):
+            dialog.get_by_role("button", name="Select", exact=True).click(timeout=5_000)
+            page.wait_for_timeout(1000)
+        elif text:
+            raise AssertionError(f"JupyterLab shows a dialog: {text!r}")
+    except PlaywrightTimeout:
+        pass  # the dialog closed before it could be read or answered
+
+
+def _run_all_cells(page, folder: Path) -> None:
+    """Run > Run All Cells; a click that lands while the kernel is still settling (or under a dialog) is lost, so
+    it is repeated until a code cell shows it ran or runs (its prompt gets a number or a star)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     started = page.locator(".jp-CodeCell .jp-InputPrompt").filter(has_text=re.compile(r"\[[0-9*]+\]"))
     for _ in range(5):
-        dialog = page.locator(".jp-Dialog")
-        if dialog.count() and dialog.first.inner_text().startswith("Select Kernel"):
-            # JupyterLab 4.6 can ask for the kernel although the notebook names one it has: take the one offered
-            dialog.first.get_by_role("button", name="Select", exact=True).click()
-            page.wait_for_timeout(1000)
-        elif dialog.count():
-            raise AssertionError(f"JupyterLab shows a dialog: {dialog.first.inner_text()!r}")
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_text("Run All Cells", exact=True).click()
+        _answer_the_kernel_dialog(page)
+        try:
+            page.get_by_role("menuitem", name="Run", exact=True).click(timeout=10_000)
+            page.get_by_text("Run All Cells", exact=True).click(timeout=10_000)
+        except PlaywrightTimeout:
+            continue  # a dialog opened in between: answer it, then try again
         deadline = time.time() + 20
         while time.time() < deadline:
             if started.count():
                 return
             page.wait_for_timeout(500)
-    raise AssertionError("JupyterLab did not start running the notebook after five clicks on Run All Cells")
+    page.screenshot(path=str(folder / "run-all-failed.png"))
+    raise AssertionError("JupyterLab did not start running the notebook after five clicks on Run All Cells (view: "
+                         f"{folder / 'run-all-failed.png'}); the server's log ends:\n"
+                         + (folder / "jupyter.log").read_text()[-2000:])
 
 
-def _open_and_run_all(p, url: str):
+def _open_and_run_all(p, url: str, folder: Path):
     """Chromium on `url` (a notebook in JupyterLab), every cell started from the Run menu: the browser and page."""
     browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
     page.locator(".jp-Notebook").wait_for(timeout=120_000)
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
-    _run_all_cells(page)
+    _run_all_cells(page, folder)
     return browser, page
 
 
@@ -184,10 +212,12 @@ def _upload(page, path: Path) -> None:
 
 
 def _text_box(page, label: str):
-    """The input of the playground's text box `label`, once its cell has run, scrolled into view (JupyterLab
-    renders only the cells near the view)."""
+    """The input of the playground's text box `label`, once its cell has run, scrolled into view as a reader
+    would. JupyterLab lays out only the cells near the view (`windowingMode` "contentVisibility"), so the box is
+    waited for in the page, not on screen: waiting for it to be visible waited 600 s when the run had scrolled
+    past the playground."""
     box = page.locator(".widget-text", has_text=label).locator("input")
-    box.wait_for(timeout=600_000)
+    box.wait_for(state="attached", timeout=600_000)
     box.scroll_into_view_if_needed()
     return box
 
@@ -209,7 +239,7 @@ def test_notebook_03_and_its_playground_in_chromium(lab, tmp_path):
     (tmp_path / "red.png").write_bytes(png.getvalue())
 
     with sync_playwright() as p:
-        browser, page = _open_and_run_all(p, url)
+        browser, page = _open_and_run_all(p, url, folder)
         # the playground: its labels box appears when its cell has run, its bars once it has refreshed
         labels = _text_box(page, "labels")
         first = _bars(page)
@@ -238,7 +268,7 @@ def test_notebook_04_and_its_search_playground_in_chromium(lab04, tmp_path):
     pdf.write_pdf(upload.images, tmp_path / "my-drawings.pdf")
 
     with sync_playwright() as p:
-        browser, page = _open_and_run_all(p, url)
+        browser, page = _open_and_run_all(p, url, folder)
         words = _text_box(page, "words")
         page.wait_for_function("el => el.value === 'a technical drawing of a flange'", arg=words.element_handle(),
                                timeout=120_000)
