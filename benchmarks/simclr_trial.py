@@ -7,6 +7,7 @@ Prints one JSON line: training seconds, the first and last NT-Xent loss, family 
 kept and masked, title-block share@10, and the pixel baseline and chance on the same archive. Nothing is cached:
 every run trains.
 `--pixels-only` prints the pixel baseline and chance alone (seconds a seed: issue 13 asks pixels at most 2x chance).
+Both also print precision@10's two steps: the share of the top 10 that are drawings, and the family among those.
 """
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ import torch
 from clipbook import anchoring, search, simclr
 from clipbook.data.drawings import PageCorpus
 from clipbook.profiles import profile_knobs
+
+
+def two_steps(name: str, m: dict[str, float]) -> dict[str, float]:
+    """precision@10 in its two steps (``anchoring.search_metrics``): drawings found, then the family among them."""
+    return {f"{name}_drawing_share@10": round(m["drawing_share@10"], 3),
+            f"{name}_family_among_drawings@10": round(m["family_among_drawings@10"], 3),
+            "chance_drawing_share@10": round(m["chance_drawing_share@10"], 3),
+            "chance_family_among_drawings@10": round(m["chance_family_among_drawings@10"], 3)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.pixels_only:
         print(json.dumps({"seed": args.seed, "pixels_precision@10": round(pixels["precision@10"], 3),
                           "chance_precision@10": round(pixels["chance_precision@10"], 3),
-                          "pixels_over_chance": round(pixels["precision@10"] / pixels["chance_precision@10"], 2)}))
+                          "pixels_over_chance": round(pixels["precision@10"] / pixels["chance_precision@10"], 2),
+                          **two_steps("pixels", pixels)}))
         return 0
     start = time.perf_counter()
     knobs = {**quick, "backbone": args.backbone, "input_size": args.input_size, "epochs": args.epochs,
@@ -61,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                       "masked_precision@10": round(masked["precision@10"], 3),
                       "titleblock_share@10": round(kept["titleblock_share@10"], 3),
                       "pixels_precision@10": round(pixels["precision@10"], 3),
-                      "chance_precision@10": round(kept["chance_precision@10"], 3)}), flush=True)
+                      "chance_precision@10": round(kept["chance_precision@10"], 3),
+                      **two_steps("simclr", kept), **two_steps("pixels", pixels)}), flush=True)
     return 0
 
 

@@ -22,7 +22,12 @@ def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int
 
     `found`: (Q, >=k) positions in `pages` for each query drawing. Besides precision/recall/mAP@k:
     ``family_share@k`` and ``titleblock_share@k`` (the share of the top k with the query's family, with its
-    title-block template) and their chance levels (the shares among all indexed pages)."""
+    title-block template) and their chance levels (the shares among all indexed pages).
+
+    precision@k splits in two steps, since an archive holds other pages than drawings: ``drawing_share@k``, the
+    share of the top k that are drawings of any family (chance: the drawings' share of the archive), and
+    ``family_among_drawings@k``, the share of those drawings with the query's family (chance: the family's share of
+    the archive's drawings). An encoder that only tells drawings from other pages lifts the first, not the second."""
     found = np.asarray(found)[:, :k]
     if np.any(queries.family < 0):
         raise ValueError("queries must all be drawings (family >= 0): search with drawings, as the seed's users did.")
@@ -35,6 +40,12 @@ def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int
     out[f"titleblock_share@{k}"] = float(same_template.mean())
     out[f"chance_precision@{k}"] = float(np.mean(n_family[queries.family] / len(pages)))
     out[f"chance_titleblock_share@{k}"] = float(np.mean(n_template[queries.template] / len(pages)))
+    drawing_hits = pages.family[found] >= 0
+    n_drawings = int(n_family.sum())
+    out[f"drawing_share@{k}"] = float(drawing_hits.mean())
+    out[f"family_among_drawings@{k}"] = float(same_family.sum() / max(1, int(drawing_hits.sum())))
+    out[f"chance_drawing_share@{k}"] = n_drawings / len(pages)
+    out[f"chance_family_among_drawings@{k}"] = float(np.mean(n_family[queries.family] / max(1, n_drawings)))
     return out
 
 

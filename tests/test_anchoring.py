@@ -31,6 +31,12 @@ def test_search_metrics_against_brute_force(pages):
     assert m["map@10"] == pytest.approx(np.mean(ap))
     assert m["chance_precision@10"] == pytest.approx(
         np.mean([np.sum(pages.family == f) / len(pages) for f in queries.family]))
+    drawing = [[pages.family[j] >= 0 for j in row] for row in found]
+    assert m["drawing_share@10"] == pytest.approx(np.mean(drawing))
+    assert m["family_among_drawings@10"] == pytest.approx(np.sum(prec) * 10 / np.sum(drawing))
+    assert m["chance_drawing_share@10"] == pytest.approx(np.mean(pages.family >= 0))
+    assert m["chance_family_among_drawings@10"] == pytest.approx(
+        np.mean([np.sum(pages.family == f) / np.sum(pages.family >= 0) for f in queries.family]))
     with pytest.raises(ValueError, match="queries must all be drawings"):
         anchoring.search_metrics(found, pages.subset(np.arange(len(queries))), pages)
 
@@ -49,6 +55,24 @@ def test_perfect_and_anchored_features_score_as_they_should(pages):
         m = anchoring.search_metrics(found, drawings, pages, k=3)
         assert m[good] == 1.0
         assert m[bad] < 0.5
+
+
+def test_telling_drawings_from_other_pages_lifts_the_drawing_step_not_the_family_step():
+    """Features that know only whether a page is a drawing fill the top k with drawings, so their precision beats
+    chance over the whole archive, while the family among those drawings stays at its own chance."""
+    pages = PageCorpus(page_size=64).dataset(240, seed=2, cache=False)
+    drawings = pages.subset(pages.is_drawing)
+    rng = np.random.default_rng(0)
+    # one dimension says "drawing"; eight small random ones order the drawings differently for every query
+    feats = np.hstack([(pages.family >= 0)[:, None], 0.01 * rng.normal(size=(len(pages), 8))]).astype(np.float32)
+    asked = np.hstack([np.ones((len(drawings), 1)), rng.normal(size=(len(drawings), 8))]).astype(np.float32)
+    _, found = search.PageIndex(9, "kind-only").add(feats).search(asked, 10, "kind-only")
+    m = anchoring.search_metrics(found, drawings, pages, k=10)
+    assert m["drawing_share@10"] == 1.0 and m["chance_drawing_share@10"] < 0.7
+    # a shortcut's lift over the archive's chance: measured 2.3x, as much as raw pixels get on the scans
+    assert m["precision@10"] > 1.4 * m["chance_precision@10"]
+    # ... and nothing over the family's chance among drawings (measured 1.07x over this archive's 113 query drawings)
+    assert m["family_among_drawings@10"] < 1.25 * m["chance_family_among_drawings@10"]
 
 
 @pytest.mark.parametrize("page_size", [64, 100, 128])
