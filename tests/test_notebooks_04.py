@@ -32,9 +32,10 @@ def nb04(outputs):
 
 def test_04_records_every_metric_the_issue_names(nb04):
     names = [f"{e}_{m}" for e in ENCODERS
-             for m in ("map@10", "precision@10", "titleblock_share@10", "family_share@10", "masked_map@10")]
+             for m in ("map@10", "precision@10", "titleblock_share@10", "family_share@10", "masked_map@10",
+                       "drawing_share@10", "family_among_drawings@10")]
     names += [f"{e}_family_probe_acc" for e in ENCODERS]
-    for name in names + ["chance_precision@10"]:
+    for name in names + ["chance_precision@10", "chance_drawing_share@10", "chance_family_among_drawings@10"]:
         assert name in nb04, name
         assert 0.0 <= nb04[name] <= 1.0, (name, nb04[name])
     assert nb04["profile"] == "quick" and nb04["n_pages"] == 2000 and nb04["n_queries"] == 300
@@ -51,17 +52,20 @@ def test_04_learned_encoders_find_part_families(nb04):
     # 0.176 = 2.2x chance 0.079 (0.632 on the clean pages); the issue's goal of at most 2x is NOT reached yet, so
     # the bar sits at 2.5x, between that measurement and the clean pages' 8x
     assert chance < pixels <= 2.5 * chance
-    # ... and SimCLR, trained on them (the quick profile's convnet, 30 epochs of batch 64), beats the pixels clearly.
-    # Measured on two threads (training is not bitwise the same across thread counts), seeds 0 / 1 / 2 / 3:
-    # 0.335 / 0.318 / 0.324 / 0.304 = 1.90 / 2.08 / 1.92 / 1.77x pixels, 4.2 / 3.8 / 3.9 / 3.7x chance (batch 128:
-    # 1.63-1.92x, 3.3-4.05x). The issue asks 1.5x pixels and 4x chance. The bars sit between those measurements and
-    # the pixels (1x, 2.2x); the ResNet-18 of before (12 epochs) reached 1.18-1.28x, 2.6-2.8x
-    assert simclr >= 1.5 * pixels and simclr >= 3.3 * chance
+    # ... and SimCLR, trained on them (the quick profile's convnet, 30 epochs of batch 64, views without random
+    # erasing), beats the pixels clearly. Measured on two threads (training is not bitwise the same across thread
+    # counts or CPUs), seeds 0 / 1 / 2 / 3: 0.354 / 0.358 / 0.342 / 0.324 = 2.01 / 2.34 / 2.02 / 1.88x pixels,
+    # 4.48 / 4.26 / 4.12 / 3.95x chance; 0.367 (2.09x, 4.64x) at seed 0 on one thread as under make test (with
+    # erasing, train version 4: 1.77-2.08x, 3.7-4.3x). The issue asks 1.5x pixels and 4x chance. The bars sit
+    # between those measurements and the pixels (1x, 2.2x); the ResNet-18 of before (12 epochs) reached 1.18-1.28x,
+    # 2.6-2.8x
+    assert simclr >= 1.5 * pixels and simclr >= 3.5 * chance
     # notebook 01's shapes CLIP, zero-shot, never shown a drawing: 0.150 = 1.9x chance on the scans (>= 3x on the
     # clean pages)
     assert nb04["shapes_clip_precision@10"] >= 1.5 * chance
     # the families stay recognisable on the scans: a linear probe on SimCLR's features names the family of
-    # the query drawings above chance (one in six); measured 0.39 (pixels 0.18; the ResNet-18 of before 0.26)
+    # the query drawings above chance (one in six); measured 0.46 (0.39-0.43 with random erasing; pixels 0.18; the
+    # ResNet-18 of before 0.26)
     assert nb04["simclr_family_probe_acc"] >= 0.28
     assert nb04["simclr_family_probe_acc"] > nb04["pixels_family_probe_acc"]
     for e in ENCODERS:  # precision and family share are the same quantity; mAP ranks the hits found
@@ -69,6 +73,28 @@ def test_04_learned_encoders_find_part_families(nb04):
         assert nb04[f"{e}_map@10"] >= nb04[f"{e}_precision@10"] - 0.05
     # SimCLR learned something: its loss fell well below a random network's
     assert nb04["simclr_final_loss"] < 0.85 * nb04["simclr_initial_loss"]
+
+
+def test_04_pixels_find_drawings_not_families(nb04):
+    """precision@10 in two steps: are the top 10 drawings at all, and of those, how many show the query's family?
+    Half the archive is other pages, so an encoder that only tells drawings apart doubles chance. Measured with
+    benchmarks/simclr_trial.py (two threads): raw pixels' top 10 are drawings 91-97% of the time over seeds 0-7
+    (chance 0.47-0.50), but the family among those drawings is 0.166-0.195 against 0.165-0.168 by chance
+    (0.99-1.18x): their 1.8-2.2x over the archive's chance is the drawing step alone. SimCLR's top 10 are drawings
+    98-99% of the time, and the family among them is 0.358 / 0.365 / 0.347 / 0.328 at seeds 0-3: 1.98-2.19x its
+    chance and 1.81-2.20x the pixels' family step (0.371, 2.22x, at seed 0 on one thread). The notebook's two
+    CLIPs stay near the family's chance (the page CLIP 1.04x, the shapes CLIP 0.98x at seed 0) and are not
+    asserted on here."""
+    drawing_chance, family_chance = nb04["chance_drawing_share@10"], nb04["chance_family_among_drawings@10"]
+    assert 0.4 < drawing_chance < 0.6 and family_chance == pytest.approx(1 / 6, abs=0.01)
+    # the pixels find drawings (the bar halfway between chance and their 1.8-1.9x) ...
+    assert nb04["pixels_drawing_share@10"] >= 1.4 * drawing_chance
+    # ... and not the family: at most 1.35x its chance among drawings (measured up to 1.18x; on the clean pages,
+    # where pixels found the family, precision@10 was 8x chance)
+    assert nb04["pixels_family_among_drawings@10"] <= 1.35 * family_chance
+    # SimCLR wins the family step: bars between its 1.98x / 1.81x (the lowest measured) and the pixels' 1x
+    assert nb04["simclr_family_among_drawings@10"] >= 1.5 * family_chance
+    assert nb04["simclr_family_among_drawings@10"] >= 1.4 * nb04["pixels_family_among_drawings@10"]
 
 
 def test_04_measures_title_block_anchoring(nb04):
@@ -123,11 +149,11 @@ def test_04_pixels_collapse_as_scan_realism_grows(nb04):
     assert set(rows) == {0.0, 0.5, 1.0}
     clean, scans = rows[0.0], rows[1.0]
     # measured on 600 pages, frozen encoders (SimCLR trained at realism 1): pixels 0.471 -> 0.216 -> 0.145,
-    # SimCLR 0.669 -> 0.413 -> 0.275 at realism 0, 0.5, 1 (chance 0.085; the ResNet-18 of before: 0.550 -> 0.268 ->
-    # 0.165)
+    # SimCLR 0.750 -> 0.503 -> 0.333 at realism 0, 0.5, 1 (chance 0.085; with random erasing 0.69 -> 0.44 -> 0.30;
+    # the ResNet-18 of before: 0.550 -> 0.268 -> 0.165)
     assert clean["pixels_precision@10"] >= 4 * clean["chance_precision@10"]  # clean pages: pixels find the family
     assert scans["pixels_precision@10"] <= 0.5 * clean["pixels_precision@10"]
-    assert scans["simclr_precision@10"] >= 1.4 * scans["pixels_precision@10"]  # measured 1.9x
+    assert scans["simclr_precision@10"] >= 1.4 * scans["pixels_precision@10"]  # measured 2.3x (2.0x before)
 
 
 def test_04_search_tool_agrees_with_the_api(nb04, outputs):
@@ -137,7 +163,7 @@ def test_04_search_tool_agrees_with_the_api(nb04, outputs):
     assert meta["encoder"].startswith("simclr:") and len(meta["ids"]) == nb04["n_pages"]
     for figure in ("captioned_pages", "caption_sweep", "archive_examples", "title_blocks", "simclr_training",
                    "retrieval", "neighbours", "search_playground", "anchoring", "occlusion", "correlation_sweep",
-                   "tsne", "families", "realism_sweep"):
+                   "tsne", "families", "realism_sweep", "two_steps"):
         assert (folder / f"{figure}.png").stat().st_size > 10_000, figure
 
 
