@@ -102,9 +102,9 @@ class DrawingAugment(torch.nn.Module):
 
     `p_erase` blanks a paper-coloured patch (up to 45% of each side) in that share of the views; 0 by default.
     Random erasing suits photos, where an occluded object stays the same object. On a scanned sheet the part's views
-    may cover a fifth of the page, and a patch that blanks them leaves a positive pair that shares only the frame
-    and the title block: at 0.5 SimCLR searched 6-14% worse and leaned more on the title block
-    (benchmarks/RESULTS.md)."""
+    may be shrunk to a fifth of the drawing area, and a patch that blanks them leaves a positive pair that shares
+    only the frame and the title block: at 0.5, SimCLR searched notebook 04's archive 5-14% worse (seeds 0-3) and
+    leaned more on the title block (benchmarks/RESULTS.md)."""
 
     def __init__(self, input_size: int, crop_scale: tuple[float, float] = (0.35, 1.6), max_degrees: float = 5.0,
                  p_thicken: float = 0.3, p_blur: float = 0.4, p_erase: float = 0.0, p_grey: float = 0.3,
