@@ -27,7 +27,9 @@ def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int
     precision@k splits in two steps, since an archive holds other pages than drawings: ``drawing_share@k``, the
     share of the top k that are drawings of any family (chance: the drawings' share of the archive), and
     ``family_among_drawings@k``, the share of those drawings with the query's family (chance: the family's share of
-    the archive's drawings). An encoder that only tells drawings from other pages lifts the first, not the second."""
+    the archive's drawings). An encoder that only tells drawings from other pages lifts the first, not the second.
+    The title-block share has the same second step: ``titleblock_among_titled@k``, the share of the top k's pages
+    that carry a title block (drawings and some diagrams) with the query's (chance: its share of those pages)."""
     found = np.asarray(found)[:, :k]
     if np.any(queries.family < 0):
         raise ValueError("queries must all be drawings (family >= 0): search with drawings, as the seed's users did.")
@@ -46,6 +48,10 @@ def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int
     out[f"family_among_drawings@{k}"] = float(same_family.sum() / max(1, int(drawing_hits.sum())))
     out[f"chance_drawing_share@{k}"] = n_drawings / len(pages)
     out[f"chance_family_among_drawings@{k}"] = float(np.mean(n_family[queries.family] / max(1, n_drawings)))
+    titled_hits = pages.template[found] >= 0
+    out[f"titleblock_among_titled@{k}"] = float(same_template.sum() / max(1, int(titled_hits.sum())))
+    out[f"chance_titleblock_among_titled@{k}"] = float(np.mean(n_template[queries.template]
+                                                               / max(1, int(n_template.sum()))))
     return out
 
 

@@ -37,6 +37,10 @@ def test_search_metrics_against_brute_force(pages):
     assert m["chance_drawing_share@10"] == pytest.approx(np.mean(pages.family >= 0))
     assert m["chance_family_among_drawings@10"] == pytest.approx(
         np.mean([np.sum(pages.family == f) / np.sum(pages.family >= 0) for f in queries.family]))
+    titled = [[pages.template[j] >= 0 for j in row] for row in found]
+    assert m["titleblock_among_titled@10"] == pytest.approx(np.sum(tb) * 10 / np.sum(titled))
+    assert m["chance_titleblock_among_titled@10"] == pytest.approx(
+        np.mean([np.sum(pages.template == t) / np.sum(pages.template >= 0) for t in queries.template]))
     with pytest.raises(ValueError, match="queries must all be drawings"):
         anchoring.search_metrics(found, pages.subset(np.arange(len(queries))), pages)
 
@@ -58,8 +62,9 @@ def test_perfect_and_anchored_features_score_as_they_should(pages):
 
 
 def test_telling_drawings_from_other_pages_lifts_the_drawing_step_not_the_family_step():
-    """Features that know only whether a page is a drawing fill the top k with drawings, so their precision beats
-    chance over the whole archive, while the family among those drawings stays at its own chance."""
+    """Features that know only whether a page is a drawing fill the top k with drawings, so their precision (and
+    title-block share) beats chance over the whole archive, while the family among those drawings (and the title
+    block among the pages that carry one) stays at its own chance."""
     pages = PageCorpus(page_size=64).dataset(240, seed=2, cache=False)
     drawings = pages.subset(pages.is_drawing)
     rng = np.random.default_rng(0)
@@ -73,6 +78,9 @@ def test_telling_drawings_from_other_pages_lifts_the_drawing_step_not_the_family
     assert m["precision@10"] > 1.4 * m["chance_precision@10"]
     # ... and nothing over the family's chance among drawings (measured 1.07x over this archive's 113 query drawings)
     assert m["family_among_drawings@10"] < 1.25 * m["chance_family_among_drawings@10"]
+    # the title-block share over all pages is lifted the same way (1.84x), not among the pages with a block (0.98x)
+    assert m["titleblock_share@10"] > 1.4 * m["chance_titleblock_share@10"]
+    assert m["titleblock_among_titled@10"] < 1.25 * m["chance_titleblock_among_titled@10"]
 
 
 @pytest.mark.parametrize("page_size", [64, 100, 128])
