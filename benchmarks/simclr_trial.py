@@ -7,7 +7,8 @@ Prints one JSON line: training seconds, the first and last NT-Xent loss, family 
 kept and masked, title-block share@10, and the pixel baseline and chance on the same archive. Nothing is cached:
 every run trains.
 `--pixels-only` prints the pixel baseline and chance alone (seconds a seed: issue 13 asks pixels at most 2x chance).
-Both also print precision@10's two steps: the share of the top 10 that are drawings, and the family among those.
+Both also print precision@10's two steps: the share of the top 10 that are drawings, and the family among those;
+and the title-block share among the results that carry a block.
 """
 from __future__ import annotations
 
@@ -23,11 +24,14 @@ from clipbook.profiles import profile_knobs
 
 
 def two_steps(name: str, m: dict[str, float]) -> dict[str, float]:
-    """precision@10 in its two steps (``anchoring.search_metrics``): drawings found, then the family among them."""
+    """precision@10 in its two steps (``anchoring.search_metrics``): drawings found, then the family among them;
+    and the title-block share's second step (the query's block among the results that carry one)."""
     return {f"{name}_drawing_share@10": round(m["drawing_share@10"], 3),
             f"{name}_family_among_drawings@10": round(m["family_among_drawings@10"], 3),
+            f"{name}_titleblock_among_titled@10": round(m["titleblock_among_titled@10"], 3),
             "chance_drawing_share@10": round(m["chance_drawing_share@10"], 3),
-            "chance_family_among_drawings@10": round(m["chance_family_among_drawings@10"], 3)}
+            "chance_family_among_drawings@10": round(m["chance_family_among_drawings@10"], 3),
+            "chance_titleblock_among_titled@10": round(m["chance_titleblock_among_titled@10"], 3)}
 
 
 def main(argv: list[str] | None = None) -> int:
