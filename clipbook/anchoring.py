@@ -4,7 +4,8 @@ Measured on the synthetic archive of `clipbook.data.drawings`, whose pages carry
 precision and title-block share of the top k against their chance levels (`search_metrics`), where on the
 page an encoder looks (`occlusion_sensitivity`, `box_share`), and search with the title-block box blanked
 at index and query time (`search_archive`, through the search tool's `mask_box`), and search by text with a
-CLIP's text tower, which an image-only encoder cannot do (`text_query_search`).
+CLIP's text tower, which an image-only encoder cannot do (`text_query_search`). How sure a figure is: bootstrap
+intervals over the queries (`step_intervals`, `precision_ratio_interval`).
 """
 from __future__ import annotations
 
@@ -14,7 +15,18 @@ from .data.drawings import TITLE_BLOCK_BOX, PageData, family_queries
 from .search import Encoder, PageIndex, ranking_metrics
 from .search.index import Box, check_box, paper_colour
 
-__all__ = ["box_share", "occlusion_sensitivity", "search_archive", "search_metrics", "text_query_search"]
+__all__ = ["box_share", "occlusion_sensitivity", "precision_ratio_interval", "search_archive", "search_metrics",
+           "step_intervals", "text_query_search"]
+
+
+def _checked(found: np.ndarray, queries: PageData, k: int) -> np.ndarray:
+    """`found`'s first k columns, once it holds a row per query and the queries are all drawings."""
+    found = np.asarray(found)[:, :k]
+    if len(found) != len(queries):
+        raise ValueError(f"found has {len(found)} rows for {len(queries)} queries: one row of results per query.")
+    if np.any(queries.family < 0):
+        raise ValueError("queries must all be drawings (family >= 0): search with drawings, as the seed's users did.")
+    return found
 
 
 def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int = 10) -> dict[str, float]:
@@ -30,9 +42,7 @@ def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int
     the archive's drawings). An encoder that only tells drawings from other pages lifts the first, not the second.
     The title-block share has the same second step: ``titleblock_among_titled@k``, the share of the top k's pages
     that carry a title block (drawings and some diagrams) with the query's (chance: its share of those pages)."""
-    found = np.asarray(found)[:, :k]
-    if np.any(queries.family < 0):
-        raise ValueError("queries must all be drawings (family >= 0): search with drawings, as the seed's users did.")
+    found = _checked(found, queries, k)
     same_family = pages.family[found] == queries.family[:, None]
     same_template = pages.template[found] == queries.template[:, None]
     n_family = np.bincount(pages.family[pages.family >= 0], minlength=len(pages.families))
@@ -53,6 +63,87 @@ def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int
     out[f"chance_titleblock_among_titled@{k}"] = float(np.mean(n_template[queries.template]
                                                                / max(1, int(n_template.sum()))))
     return out
+
+
+def _per_query(found: np.ndarray, queries: PageData, pages: PageData, k: int) -> tuple[np.ndarray, ...]:
+    """What `search_metrics`' shares sum over, one value per query: in its top k, the results with its family, the
+    drawings, the results with its title block, the results that carry a block; its family's share of the drawings
+    and its block's share of the titled pages (the two steps' chance levels)."""
+    found = _checked(found, queries, k)
+    family, template = pages.family[found], pages.template[found]
+    n_family = np.bincount(pages.family[pages.family >= 0], minlength=len(pages.families))
+    n_template = np.bincount(pages.template[pages.template >= 0], minlength=len(pages.templates))
+    return ((family == queries.family[:, None]).sum(1), (family >= 0).sum(1),
+            (template == queries.template[:, None]).sum(1), (template >= 0).sum(1),
+            n_family[queries.family] / max(1, int(n_family.sum())),
+            n_template[queries.template] / max(1, int(n_template.sum())))
+
+
+def _bootstrap(data: tuple[np.ndarray, ...], statistic, level: float, n_resamples: int,
+               seed: int) -> dict[str, float]:
+    """The statistic of `data` (arrays over the same queries) and scipy's percentile bootstrap interval, the
+    queries resampled together (paired)."""
+    from scipy.stats import bootstrap  # scipy comes with scikit-learn; imported when an interval is asked for
+
+    value = float(statistic(*data, axis=-1))
+    res = bootstrap(data, statistic, paired=True, vectorized=True, n_resamples=n_resamples, confidence_level=level,
+                    method="percentile", rng=np.random.default_rng(seed))
+    return {"value": value, "low": float(res.confidence_interval.low), "high": float(res.confidence_interval.high)}
+
+
+def _check_interval_args(level: float, n_resamples: int) -> None:
+    if not 0 < level < 1:
+        raise ValueError(f"level={level!r} is not allowed: a confidence level strictly between 0 and 1, e.g. 0.95.")
+    if not isinstance(n_resamples, int) or n_resamples < 100:
+        raise ValueError(f"n_resamples={n_resamples!r} is not allowed: an integer of at least 100.")
+
+
+def step_intervals(found: np.ndarray, queries: PageData, pages: PageData, k: int = 10, level: float = 0.95,
+                   n_resamples: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """How sure `search_metrics`' figures are: each with a bootstrap interval over the queries (`level`, e.g. the
+    middle 95% of `n_resamples` resampled query sets; the same `seed` and queries resample alike for every encoder).
+
+    Keys, each a dict of value, low and high: ``precision@k``; ``family_step@k`` (``family_among_drawings@k`` over
+    its chance) and ``titleblock_step@k`` (``titleblock_among_titled@k`` over its chance), the second steps notebook
+    04 compares; ``titleblock_minus_family_step@k``, their difference on the same resampled queries (above 0
+    throughout the interval: the title block pulls the encoder harder than the part does)."""
+    _check_interval_args(level, n_resamples)
+    data = _per_query(found, queries, pages, k)
+
+    def ratio(a, b, axis):
+        return a.sum(axis) / np.maximum(b.sum(axis), 1)
+
+    def family_step(fam, draw, tmpl, titled, fam_chance, tmpl_chance, axis=-1):
+        return ratio(fam, draw, axis) / fam_chance.mean(axis)
+
+    def titleblock_step(fam, draw, tmpl, titled, fam_chance, tmpl_chance, axis=-1):
+        return ratio(tmpl, titled, axis) / tmpl_chance.mean(axis)
+
+    statistics = {
+        f"precision@{k}": lambda fam, *_, axis=-1: fam.mean(axis) / k,
+        f"family_step@{k}": family_step,
+        f"titleblock_step@{k}": titleblock_step,
+        f"titleblock_minus_family_step@{k}": lambda *d, axis=-1: titleblock_step(*d, axis=axis) - family_step(
+            *d, axis=axis),
+    }
+    return {name: _bootstrap(data, stat, level, n_resamples, seed) for name, stat in statistics.items()}
+
+
+def precision_ratio_interval(found: np.ndarray, baseline: np.ndarray, queries: PageData, pages: PageData,
+                             k: int = 10, level: float = 0.95, n_resamples: int = 2000,
+                             seed: int = 0) -> dict[str, float]:
+    """precision@k of `found` over that of `baseline` (another encoder's top k for the same queries), with a paired
+    bootstrap interval over the queries: value, low and high. Low above 1: the encoder beats the baseline beyond
+    what the choice of queries explains."""
+    _check_interval_args(level, n_resamples)
+    if len(found) != len(baseline):
+        raise ValueError(f"found has {len(found)} rows and baseline {len(baseline)}: both must rank the same queries.")
+    hits = _per_query(found, queries, pages, k)[0]
+    base = _per_query(baseline, queries, pages, k)[0]
+    if base.sum() == 0:
+        raise ValueError("baseline found no page of a query's family: a ratio to a precision of 0 is undefined.")
+    return _bootstrap((hits, base), lambda a, b, axis=-1: a.sum(axis) / np.maximum(b.sum(axis), 1), level,
+                      n_resamples, seed)
 
 
 def search_archive(pages: PageData, queries: PageData, encoder: Encoder, masked: bool,

@@ -184,3 +184,31 @@ def probability_bars(probs: pd.Series, title: str = "", ax: plt.Axes | None = No
     if title:
         ax.set_title(title)
     return fig
+
+
+def interval_bars(ax: plt.Axes, rows: pd.DataFrame, x: str, hue: str | None = None, level: float | None = 1.0,
+                  fmt: str = "%.2f") -> plt.Axes:
+    """Bars of `rows`' ``value`` per `x` (grouped by `hue`), each with its interval (``low`` to ``high``, e.g. from
+    `anchoring.step_intervals`) as an error bar; a dashed line at `level` (chance, when values are over chance)."""
+    missing = {x, "value", "low", "high", *([hue] if hue else [])} - set(rows.columns)
+    if missing:
+        raise ValueError(f"rows lacks the columns {sorted(missing)}: it needs {x!r}, value, low, high"
+                         + (f" and {hue!r}" if hue else "") + ".")
+    order = list(dict.fromkeys(rows[x]))
+    hue_order = list(dict.fromkeys(rows[hue])) if hue else [None]
+    sns.barplot(rows, x=x, y="value", hue=hue, order=order, hue_order=hue_order if hue else None, ax=ax,
+                color=None if hue else "C0")
+    for container, h in zip(ax.containers, hue_order):  # one container per hue level, its bars in `order`
+        for bar, name in zip(container, order):
+            row = rows[(rows[x] == name) & ((rows[hue] == h) if hue else True)]
+            if row.empty:
+                continue
+            value, low, high = (float(row.iloc[0][c]) for c in ("value", "low", "high"))
+            centre = bar.get_x() + bar.get_width() / 2
+            ax.errorbar(centre, value, yerr=[[value - low], [high - value]], fmt="none", ecolor="black", capsize=3,
+                        lw=1)
+        ax.bar_label(container, fmt=fmt, fontsize=8, label_type="center", color="white")  # clear of the error bars
+    if level is not None:
+        ax.axhline(level, ls="--", color="grey", lw=1)
+    ax.set(xlabel="")
+    return ax

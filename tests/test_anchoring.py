@@ -133,3 +133,64 @@ def test_occlusion_sensitivity_finds_what_the_encoder_looks_at(pages):
         anchoring.occlusion_sensitivity(corner, drawing, patch=0)
     with pytest.raises(ValueError, match=r"box=\(0.5, 0.5, 0.5, 1\) is not allowed"):
         anchoring.box_share(maps, (0.5, 0.5, 0.5, 1))
+
+
+def _oracle_found(pages, queries, label, k, seed=0):
+    """Top k from features that know only `label` ("family" or "template") of each page, ties broken at random."""
+    rng = np.random.default_rng(seed)
+    codes, asked = getattr(pages, label), getattr(queries, label)
+    feats = np.hstack([np.eye(8)[np.where(codes >= 0, codes, 7)], 0.01 * rng.normal(size=(len(pages), 4))])
+    ask = np.hstack([np.eye(8)[asked], rng.normal(size=(len(queries), 4))])
+    index = search.PageIndex(12, label).add(feats.astype(np.float32))
+    return index.search(ask.astype(np.float32), k, label)[1]
+
+
+def test_step_intervals_hold_search_metrics_values_and_tell_the_part_from_the_title_block():
+    """Each interval brackets the value `search_metrics` gives; features that know only the title block get a
+    title-block step above 1 and above their family step throughout the interval, features that know only the
+    family the other way round, and random rankings an interval around 1."""
+    pages = PageCorpus(page_size=64).dataset(240, seed=2, cache=False)
+    drawings = pages.subset(pages.is_drawing)
+    rng = np.random.default_rng(3)
+    runs = {"random": np.stack([rng.permutation(len(pages))[:10] for _ in range(len(drawings))]),
+            "template": _oracle_found(pages, drawings, "template", 10),
+            "family": _oracle_found(pages, drawings, "family", 10)}
+    iv = {name: anchoring.step_intervals(found, drawings, pages, 10) for name, found in runs.items()}
+    for name, found in runs.items():
+        m = anchoring.search_metrics(found, drawings, pages, 10)
+        r = iv[name]
+        assert r["precision@10"]["value"] == pytest.approx(m["precision@10"])
+        assert r["family_step@10"]["value"] == pytest.approx(
+            m["family_among_drawings@10"] / m["chance_family_among_drawings@10"])
+        assert r["titleblock_step@10"]["value"] == pytest.approx(
+            m["titleblock_among_titled@10"] / m["chance_titleblock_among_titled@10"])
+        assert r["titleblock_minus_family_step@10"]["value"] == pytest.approx(
+            r["titleblock_step@10"]["value"] - r["family_step@10"]["value"])
+        for v in r.values():
+            assert v["low"] <= v["value"] <= v["high"], (name, v)
+    assert iv["random"]["titleblock_step@10"]["low"] < 1 < iv["random"]["titleblock_step@10"]["high"]
+    assert iv["random"]["family_step@10"]["low"] < 1 < iv["random"]["family_step@10"]["high"]
+    assert iv["template"]["titleblock_step@10"]["low"] > 2 and iv["template"]["titleblock_minus_family_step@10"]["low"] > 0
+    assert iv["family"]["family_step@10"]["low"] > 2 and iv["family"]["titleblock_minus_family_step@10"]["high"] < 0
+    # the same seed and queries resample alike: a rerun gives the same interval
+    assert anchoring.step_intervals(runs["random"], drawings, pages, 10) == iv["random"]
+
+
+def test_precision_ratio_interval_is_paired_and_checks_its_arguments(pages):
+    queries = pages.subset(pages.is_drawing)
+    rng = np.random.default_rng(1)
+    random_found = np.stack([rng.permutation(len(pages))[:10] for _ in range(len(queries))])
+    # paired: an encoder against itself is exactly 1 in every resample (unpaired, the interval would be wide)
+    same = anchoring.precision_ratio_interval(random_found, random_found, queries, pages, 10)
+    assert same == {"value": 1.0, "low": 1.0, "high": 1.0}
+    oracle = anchoring.precision_ratio_interval(_oracle_found(pages, queries, "family", 10), random_found,
+                                                queries, pages, 10)
+    assert oracle["low"] > 2 and oracle["low"] <= oracle["value"] <= oracle["high"]
+    with pytest.raises(ValueError, match="level=1.5 is not allowed"):
+        anchoring.step_intervals(random_found, queries, pages, 10, level=1.5)
+    with pytest.raises(ValueError, match="n_resamples=10 is not allowed"):
+        anchoring.precision_ratio_interval(random_found, random_found, queries, pages, 10, n_resamples=10)
+    with pytest.raises(ValueError, match="both must rank the same queries"):
+        anchoring.precision_ratio_interval(random_found, random_found[:5], queries, pages, 10)
+    with pytest.raises(ValueError, match="found has 5 rows for 36 queries"):
+        anchoring.step_intervals(random_found[:5], queries, pages, 10)
