@@ -81,7 +81,7 @@ def test_04_pixels_find_drawings_not_families(nb04):
     Half the archive is other pages, so an encoder that only tells drawings apart doubles chance. Measured with
     benchmarks/simclr_trial.py (two threads): raw pixels' top 10 are drawings 91-97% of the time over seeds 0-7
     (chance 0.47-0.50), but the family among those drawings is 0.166-0.195 against 0.165-0.168 by chance
-    (0.99-1.18x): their 1.8-2.2x over the archive's chance is the drawing step alone. SimCLR's top 10 are drawings
+    (0.99-1.18x): their 1.8-2.2x over the archive's chance is mostly the drawing step. SimCLR's top 10 are drawings
     98-99% of the time, and the family among them is 0.358 / 0.365 / 0.347 / 0.328 at seeds 0-3: 1.98-2.19x its
     chance and 1.81-2.20x the pixels' family step (0.371, 2.22x, at seed 0 on one thread). The notebook's two
     CLIPs stay near the family's chance (the page CLIP 1.04x, the shapes CLIP 0.98x at seed 0) and are not
@@ -119,6 +119,31 @@ def test_04_measures_title_block_anchoring(nb04):
             > nb04["pixels_family_among_drawings@10"] / nb04["chance_family_among_drawings@10"])
     levels = {row["correlation"] for row in nb04["correlation_sweep"]}
     assert levels == {0.0, 0.5, 1.0}
+
+
+def test_04_intervals_over_the_queries_back_its_verdicts(nb04):
+    """The notebook's comparisons with 95% bootstrap intervals over its 300 queries (`anchoring.step_intervals`,
+    `precision_ratio_interval`), which its verdicts read instead of fixed thresholds. Measured at seed 0 (two
+    threads, workbook order): SimCLR over pixels 2.01x (1.82-2.22); pixels' title-block step minus their family step
+    +0.46 (0.32-0.60; over seeds 0-7 the point values run 0.35-0.62); SimCLR's -1.03 (-1.19 to -0.88)."""
+    for e in ENCODERS:
+        for step in ("family_step", "titleblock_step", "titleblock_minus_family_step"):
+            low, value, high = (nb04[f"{e}_{step}{part}@10"] for part in ("_low", "", "_high"))
+            assert low <= value <= high, (e, step)
+        # the recorded steps are the recorded shares over their chances
+        assert nb04[f"{e}_family_step@10"] == pytest.approx(
+            nb04[f"{e}_family_among_drawings@10"] / nb04["chance_family_among_drawings@10"])
+        assert nb04[f"{e}_titleblock_step@10"] == pytest.approx(
+            nb04[f"{e}_titleblock_among_titled@10"] / nb04["chance_titleblock_among_titled@10"])
+    assert nb04["simclr_over_pixels_precision@10"] == pytest.approx(
+        nb04["simclr_precision@10"] / nb04["pixels_precision@10"])
+    # SimCLR beats the pixels beyond what the choice of queries explains: the interval's low end above 1.3x (measured
+    # 1.82x; the pixels against themselves would be exactly 1)
+    assert nb04["simclr_over_pixels_precision_low@10"] > 1.3
+    # the title block pulls raw pixels harder than the part does, and SimCLR the other way round, throughout the
+    # intervals
+    assert nb04["pixels_titleblock_minus_family_step_low@10"] > 0
+    assert nb04["simclr_titleblock_minus_family_step_high@10"] < 0
 
 
 def test_04_page_clip_searches_with_words_and_anchors_when_captions_name_the_institution(nb04):
@@ -179,7 +204,7 @@ def test_04_search_tool_agrees_with_the_api(nb04, outputs):
     assert meta["encoder"].startswith("simclr:") and len(meta["ids"]) == nb04["n_pages"]
     for figure in ("captioned_pages", "caption_sweep", "archive_examples", "title_blocks", "simclr_training",
                    "retrieval", "neighbours", "search_playground", "anchoring", "occlusion", "correlation_sweep",
-                   "tsne", "families", "realism_sweep", "two_steps"):
+                   "tsne", "families", "realism_sweep", "two_steps", "anchoring_steps"):
         assert (folder / f"{figure}.png").stat().st_size > 10_000, figure
 
 
