@@ -5,7 +5,7 @@ precision and title-block share of the top k against their chance levels (`searc
 page an encoder looks (`occlusion_sensitivity`, `box_share`), and search with the title-block box blanked
 at index and query time (`search_archive`, through the search tool's `mask_box`), and search by text with a
 CLIP's text tower, which an image-only encoder cannot do (`text_query_search`). How sure a figure is: bootstrap
-intervals over the queries (`step_intervals`, `precision_ratio_interval`).
+intervals over the queries (`step_intervals`, `share_ratio_interval`).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .data.drawings import TITLE_BLOCK_BOX, PageData, family_queries
 from .search import Encoder, PageIndex, ranking_metrics
 from .search.index import Box, check_box, paper_colour
 
-__all__ = ["box_share", "occlusion_sensitivity", "precision_ratio_interval", "search_archive", "search_metrics",
+__all__ = ["box_share", "occlusion_sensitivity", "search_archive", "search_metrics", "share_ratio_interval",
            "step_intervals", "text_query_search"]
 
 
@@ -129,19 +129,23 @@ def step_intervals(found: np.ndarray, queries: PageData, pages: PageData, k: int
     return {name: _bootstrap(data, stat, level, n_resamples, seed) for name, stat in statistics.items()}
 
 
-def precision_ratio_interval(found: np.ndarray, baseline: np.ndarray, queries: PageData, pages: PageData,
-                             k: int = 10, level: float = 0.95, n_resamples: int = 2000,
-                             seed: int = 0) -> dict[str, float]:
-    """precision@k of `found` over that of `baseline` (another encoder's top k for the same queries), with a paired
-    bootstrap interval over the queries: value, low and high. Low above 1: the encoder beats the baseline beyond
-    what the choice of queries explains."""
+def share_ratio_interval(found: np.ndarray, baseline: np.ndarray, queries: PageData, pages: PageData,
+                         k: int = 10, share: str = "family", level: float = 0.95, n_resamples: int = 2000,
+                         seed: int = 0) -> dict[str, float]:
+    """A share of `found`'s top k over the same share of `baseline`'s (another encoder's top k for the same
+    queries), with a paired bootstrap interval over the queries: value, low and high. `share`: "family" (the
+    query's family: precision@k) or "titleblock" (the query's title block). Low above 1: `found` beats the baseline
+    on that share beyond what the choice of queries explains."""
     _check_interval_args(level, n_resamples)
+    if share not in ("family", "titleblock"):
+        raise ValueError(f"share={share!r} is not allowed: use 'family' or 'titleblock'.")
     if len(found) != len(baseline):
         raise ValueError(f"found has {len(found)} rows and baseline {len(baseline)}: both must rank the same queries.")
-    hits = _per_query(found, queries, pages, k)[0]
-    base = _per_query(baseline, queries, pages, k)[0]
+    column = 0 if share == "family" else 2  # _per_query's hits of the query's family, of its title block
+    hits = _per_query(found, queries, pages, k)[column]
+    base = _per_query(baseline, queries, pages, k)[column]
     if base.sum() == 0:
-        raise ValueError("baseline found no page of a query's family: a ratio to a precision of 0 is undefined.")
+        raise ValueError(f"baseline found no page with a query's {share}: a ratio to a share of 0 is undefined.")
     return _bootstrap((hits, base), lambda a, b, axis=-1: a.sum(axis) / np.maximum(b.sum(axis), 1), level,
                       n_resamples, seed)
 

@@ -176,21 +176,31 @@ def test_step_intervals_hold_search_metrics_values_and_tell_the_part_from_the_ti
     assert anchoring.step_intervals(runs["random"], drawings, pages, 10) == iv["random"]
 
 
-def test_precision_ratio_interval_is_paired_and_checks_its_arguments(pages):
+def test_share_ratio_interval_is_paired_and_checks_its_arguments(pages):
     queries = pages.subset(pages.is_drawing)
     rng = np.random.default_rng(1)
     random_found = np.stack([rng.permutation(len(pages))[:10] for _ in range(len(queries))])
     # paired: an encoder against itself is exactly 1 in every resample (unpaired, the interval would be wide)
-    same = anchoring.precision_ratio_interval(random_found, random_found, queries, pages, 10)
+    same = anchoring.share_ratio_interval(random_found, random_found, queries, pages, 10)
     assert same == {"value": 1.0, "low": 1.0, "high": 1.0}
-    oracle = anchoring.precision_ratio_interval(_oracle_found(pages, queries, "family", 10), random_found,
-                                                queries, pages, 10)
+    family = _oracle_found(pages, queries, "family", 10)
+    template = _oracle_found(pages, queries, "template", 10)
+    oracle = anchoring.share_ratio_interval(family, random_found, queries, pages, 10)
     assert oracle["low"] > 2 and oracle["low"] <= oracle["value"] <= oracle["high"]
+    # the title-block share: features that know the block beat random rankings on it, family features do not
+    by_block = anchoring.share_ratio_interval(template, random_found, queries, pages, 10, share="titleblock")
+    by_family = anchoring.share_ratio_interval(family, random_found, queries, pages, 10, share="titleblock")
+    m = anchoring.search_metrics(template, queries, pages, 10)
+    m0 = anchoring.search_metrics(random_found, queries, pages, 10)
+    assert by_block["value"] == pytest.approx(m["titleblock_share@10"] / m0["titleblock_share@10"])
+    assert by_block["low"] > 2 and by_family["low"] < by_block["low"]
+    with pytest.raises(ValueError, match="share='part' is not allowed"):
+        anchoring.share_ratio_interval(random_found, random_found, queries, pages, 10, share="part")
     with pytest.raises(ValueError, match="level=1.5 is not allowed"):
         anchoring.step_intervals(random_found, queries, pages, 10, level=1.5)
     with pytest.raises(ValueError, match="n_resamples=10 is not allowed"):
-        anchoring.precision_ratio_interval(random_found, random_found, queries, pages, 10, n_resamples=10)
+        anchoring.share_ratio_interval(random_found, random_found, queries, pages, 10, n_resamples=10)
     with pytest.raises(ValueError, match="both must rank the same queries"):
-        anchoring.precision_ratio_interval(random_found, random_found[:5], queries, pages, 10)
+        anchoring.share_ratio_interval(random_found, random_found[:5], queries, pages, 10)
     with pytest.raises(ValueError, match="found has 5 rows for 36 queries"):
         anchoring.step_intervals(random_found[:5], queries, pages, 10)
