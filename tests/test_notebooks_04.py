@@ -123,7 +123,7 @@ def test_04_measures_title_block_anchoring(nb04):
 
 def test_04_intervals_over_the_queries_back_its_verdicts(nb04):
     """The notebook's comparisons with 95% bootstrap intervals over its 300 queries (`anchoring.step_intervals`,
-    `precision_ratio_interval`), which its verdicts read instead of fixed thresholds. Measured at seed 0 (two
+    `share_ratio_interval`), which its verdicts read instead of fixed thresholds. Measured at seed 0 (two
     threads, workbook order): SimCLR over pixels 2.01x (1.82-2.22); pixels' title-block step minus their family step
     +0.46 (0.32-0.60; over seeds 0-7 the point values run 0.35-0.62); SimCLR's -1.03 (-1.19 to -0.88)."""
     for e in ENCODERS:
@@ -176,6 +176,12 @@ def test_04_page_clip_searches_with_words_and_anchors_when_captions_name_the_ins
     # it never saw them: 1.30x [1.81x / 1.65x] the share without the names (8-px patches: 1.48-1.61x [1.28x]);
     # 1.15x is the bar, no effect would be 1x
     assert sweep["institution"]["titleblock_share@10"] >= 1.15 * sweep["family"]["titleblock_share@10"]
+    # ... beyond what the choice of queries explains: the paired 95% interval of that ratio over the queries, 1.22-1.41
+    # at seed 0 (two threads), stays clear of 1 (no effect)
+    ratio = nb04["institution_titleblock_share_ratio@10"]
+    assert ratio == pytest.approx(sweep["institution"]["titleblock_share@10"] / sweep["family"]["titleblock_share@10"])
+    assert nb04["institution_titleblock_share_ratio_low@10"] > 1.05
+    assert nb04["institution_titleblock_share_ratio_low@10"] <= ratio <= nb04["institution_titleblock_share_ratio_high@10"]
 
 
 def test_04_pixels_collapse_as_scan_realism_grows(nb04):
