@@ -5,7 +5,8 @@ precision and title-block share of the top k against their chance levels (`searc
 page an encoder looks (`occlusion_sensitivity`, `box_share`), and search with the title-block box blanked
 at index and query time (`search_archive`, through the search tool's `mask_box`), and search by text with a
 CLIP's text tower, which an image-only encoder cannot do (`text_query_search`). How sure a figure is: bootstrap
-intervals over the queries (`step_intervals`, `share_ratio_interval`).
+intervals over the queries (`step_intervals`, `share_ratio_interval`,
+`map_difference_interval`).
 """
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import numpy as np
 
 from .data.drawings import TITLE_BLOCK_BOX, PageData, family_queries
 from .search import Encoder, PageIndex, ranking_metrics
+from .search.metrics import average_precision
 from .search.index import Box, check_box, paper_colour
 
-__all__ = ["box_share", "occlusion_sensitivity", "search_archive", "search_metrics", "share_ratio_interval",
-           "step_intervals", "text_query_search"]
+__all__ = ["box_share", "map_difference_interval", "occlusion_sensitivity", "search_archive", "search_metrics",
+           "share_ratio_interval", "step_intervals", "text_query_search"]
 
 
 def _checked(found: np.ndarray, queries: PageData, k: int) -> np.ndarray:
@@ -148,6 +150,20 @@ def share_ratio_interval(found: np.ndarray, baseline: np.ndarray, queries: PageD
         raise ValueError(f"baseline found no page with a query's {share}: a ratio to a share of 0 is undefined.")
     return _bootstrap((hits, base), lambda a, b, axis=-1: a.sum(axis) / np.maximum(b.sum(axis), 1), level,
                       n_resamples, seed)
+
+
+def map_difference_interval(found: np.ndarray, baseline: np.ndarray, queries: PageData, pages: PageData,
+                            k: int = 10, level: float = 0.95, n_resamples: int = 2000,
+                            seed: int = 0) -> dict[str, float]:
+    """mAP@k of `found` minus that of `baseline` (another encoder's top k for the same queries; relevant: the
+    query's family), with a paired bootstrap interval over the queries: value, low and high. An interval that holds
+    0 cannot tell the two apart on these queries."""
+    _check_interval_args(level, n_resamples)
+    if len(found) != len(baseline):
+        raise ValueError(f"found has {len(found)} rows and baseline {len(baseline)}: both must rank the same queries.")
+    ap, base = (average_precision(pages.family[_checked(f, queries, k)] == queries.family[:, None], k)
+                for f in (found, baseline))
+    return _bootstrap((ap, base), lambda a, b, axis=-1: a.mean(axis) - b.mean(axis), level, n_resamples, seed)
 
 
 def search_archive(pages: PageData, queries: PageData, encoder: Encoder, masked: bool,

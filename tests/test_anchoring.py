@@ -204,3 +204,18 @@ def test_share_ratio_interval_is_paired_and_checks_its_arguments(pages):
         anchoring.share_ratio_interval(random_found, random_found[:5], queries, pages, 10)
     with pytest.raises(ValueError, match="found has 5 rows for 36 queries"):
         anchoring.step_intervals(random_found[:5], queries, pages, 10)
+
+
+def test_map_difference_interval_is_paired_and_matches_search_metrics(pages):
+    queries = pages.subset(pages.is_drawing)
+    rng = np.random.default_rng(4)
+    random_found = np.stack([rng.permutation(len(pages))[:10] for _ in range(len(queries))])
+    family = _oracle_found(pages, queries, "family", 10)
+    assert anchoring.map_difference_interval(random_found, random_found, queries, pages, 10) == {
+        "value": 0.0, "low": 0.0, "high": 0.0}
+    d = anchoring.map_difference_interval(family, random_found, queries, pages, 10)
+    expected = (anchoring.search_metrics(family, queries, pages, 10)["map@10"]
+                - anchoring.search_metrics(random_found, queries, pages, 10)["map@10"])
+    assert d["value"] == pytest.approx(expected) and d["low"] > 0.5 and d["low"] <= d["value"] <= d["high"]
+    with pytest.raises(ValueError, match="both must rank the same queries"):
+        anchoring.map_difference_interval(family, random_found[:3], queries, pages, 10)
