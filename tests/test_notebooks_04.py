@@ -127,7 +127,7 @@ def test_04_intervals_over_the_queries_back_its_verdicts(nb04):
     threads, workbook order): SimCLR over pixels 2.01x (1.82-2.22); pixels' title-block step minus their family step
     +0.46 (0.32-0.60; over seeds 0-7 the point values run 0.35-0.62); SimCLR's -1.03 (-1.19 to -0.88)."""
     for e in ENCODERS:
-        for step in ("family_step", "titleblock_step", "titleblock_minus_family_step"):
+        for step in ("precision", "family_step", "titleblock_step", "titleblock_minus_family_step"):
             low, value, high = (nb04[f"{e}_{step}{part}@10"] for part in ("_low", "", "_high"))
             assert low <= value <= high, (e, step)
         # the recorded steps are the recorded shares over their chances
