@@ -186,10 +186,11 @@ def probability_bars(probs: pd.Series, title: str = "", ax: plt.Axes | None = No
     return fig
 
 
-def interval_bars(ax: plt.Axes, rows: pd.DataFrame, x: str, hue: str | None = None, level: float | None = 1.0,
-                  fmt: str = "%.2f") -> plt.Axes:
+def interval_bars(ax: plt.Axes, rows: pd.DataFrame, x: str, hue: str | None = None,
+                  reference: float | None = 1.0, fmt: str = "%.2f") -> plt.Axes:
     """Bars of `rows`' ``value`` per `x` (grouped by `hue`), each with its interval (``low`` to ``high``, e.g. from
-    `anchoring.step_intervals`) as an error bar; a dashed line at `level` (chance, when values are over chance)."""
+    `anchoring.step_intervals`) as an error bar; a dashed line at `reference` (chance, when values are over chance;
+    None: no line)."""
     missing = {x, "value", "low", "high", *([hue] if hue else [])} - set(rows.columns)
     if missing:
         raise ValueError(f"rows lacks the columns {sorted(missing)}: it needs {x!r}, value, low, high"
@@ -208,7 +209,7 @@ def interval_bars(ax: plt.Axes, rows: pd.DataFrame, x: str, hue: str | None = No
             ax.errorbar(centre, value, yerr=[[value - low], [high - value]], fmt="none", ecolor="black", capsize=3,
                         lw=1)
         ax.bar_label(container, fmt=fmt, fontsize=8, label_type="center", color="white")  # clear of the error bars
-    if level is not None:
-        ax.axhline(level, ls="--", color="grey", lw=1)
+    if reference is not None:
+        ax.axhline(reference, ls="--", color="grey", lw=1)
     ax.set(xlabel="")
     return ax
