@@ -3,7 +3,7 @@
 The top level exports what the notebooks teach; each room of the house is a module of its own:
 ``engine`` (the one training loop), ``train`` (CLIP's pieces for it), ``simclr``, ``objectives``, ``data`` (the
 worlds clipbook generates), ``search`` (the page-search tool), ``notebook`` and ``profiles`` (notebook plumbing),
-``zeroshot``, ``prompts``, ``probes``, ``retrieval``, ``plots``, ``widgets``.
+``zeroshot``, ``prompts``, ``probes``, ``retrieval``, ``intervals`` (how sure a figure is), ``plots``, ``widgets``.
 
 Importing it registers clipbook's model configs with open_clip, so
 ``open_clip.create_model("clipbook-tiny", pretrained=<checkpoint>)`` works afterwards.

@@ -14,6 +14,7 @@ import numpy as np
 
 from .data.drawings import TITLE_BLOCK_BOX, PageData, family_queries
 from .search import Encoder, PageIndex, ranking_metrics
+from .intervals import check_interval_args, paired_bootstrap
 from .search.metrics import average_precision
 from .search.index import Box, check_box, paper_colour
 
@@ -81,25 +82,6 @@ def _per_query(found: np.ndarray, queries: PageData, pages: PageData, k: int) ->
             n_template[queries.template] / max(1, int(n_template.sum())))
 
 
-def _bootstrap(data: tuple[np.ndarray, ...], statistic, level: float, n_resamples: int,
-               seed: int) -> dict[str, float]:
-    """The statistic of `data` (arrays over the same queries) and scipy's percentile bootstrap interval, the
-    queries resampled together (paired)."""
-    from scipy.stats import bootstrap  # scipy comes with scikit-learn; imported when an interval is asked for
-
-    value = float(statistic(*data, axis=-1))
-    res = bootstrap(data, statistic, paired=True, vectorized=True, n_resamples=n_resamples, confidence_level=level,
-                    method="percentile", rng=np.random.default_rng(seed))
-    return {"value": value, "low": float(res.confidence_interval.low), "high": float(res.confidence_interval.high)}
-
-
-def _check_interval_args(level: float, n_resamples: int) -> None:
-    if not 0 < level < 1:
-        raise ValueError(f"level={level!r} is not allowed: a confidence level strictly between 0 and 1, e.g. 0.95.")
-    if not isinstance(n_resamples, int) or n_resamples < 100:
-        raise ValueError(f"n_resamples={n_resamples!r} is not allowed: an integer of at least 100.")
-
-
 def step_intervals(found: np.ndarray, queries: PageData, pages: PageData, k: int = 10, level: float = 0.95,
                    n_resamples: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
     """How sure `search_metrics`' figures are: each with a bootstrap interval over the queries (`level`, e.g. the
@@ -109,7 +91,7 @@ def step_intervals(found: np.ndarray, queries: PageData, pages: PageData, k: int
     its chance) and ``titleblock_step@k`` (``titleblock_among_titled@k`` over its chance), the second steps notebook
     04 compares; ``titleblock_minus_family_step@k``, their difference on the same resampled queries (above 0
     throughout the interval: the title block pulls the encoder harder than the part does)."""
-    _check_interval_args(level, n_resamples)
+    check_interval_args(level, n_resamples)
     data = _per_query(found, queries, pages, k)
 
     def ratio(a, b, axis):
@@ -128,7 +110,7 @@ def step_intervals(found: np.ndarray, queries: PageData, pages: PageData, k: int
         f"titleblock_minus_family_step@{k}": lambda *d, axis=-1: titleblock_step(*d, axis=axis) - family_step(
             *d, axis=axis),
     }
-    return {name: _bootstrap(data, stat, level, n_resamples, seed) for name, stat in statistics.items()}
+    return {name: paired_bootstrap(data, stat, level, n_resamples, seed) for name, stat in statistics.items()}
 
 
 def share_ratio_interval(found: np.ndarray, baseline: np.ndarray, queries: PageData, pages: PageData,
@@ -138,7 +120,7 @@ def share_ratio_interval(found: np.ndarray, baseline: np.ndarray, queries: PageD
     queries), with a paired bootstrap interval over the queries: value, low and high. `share`: "family" (the
     query's family: precision@k) or "titleblock" (the query's title block). Low above 1: `found` beats the baseline
     on that share beyond what the choice of queries explains."""
-    _check_interval_args(level, n_resamples)
+    check_interval_args(level, n_resamples)
     if share not in ("family", "titleblock"):
         raise ValueError(f"share={share!r} is not allowed: use 'family' or 'titleblock'.")
     if len(found) != len(baseline):
@@ -148,7 +130,7 @@ def share_ratio_interval(found: np.ndarray, baseline: np.ndarray, queries: PageD
     base = _per_query(baseline, queries, pages, k)[column]
     if base.sum() == 0:
         raise ValueError(f"baseline found no page with a query's {share}: a ratio to a share of 0 is undefined.")
-    return _bootstrap((hits, base), lambda a, b, axis=-1: a.sum(axis) / np.maximum(b.sum(axis), 1), level,
+    return paired_bootstrap((hits, base), lambda a, b, axis=-1: a.sum(axis) / np.maximum(b.sum(axis), 1), level,
                       n_resamples, seed)
 
 
@@ -158,12 +140,12 @@ def map_difference_interval(found: np.ndarray, baseline: np.ndarray, queries: Pa
     """mAP@k of `found` minus that of `baseline` (another encoder's top k for the same queries; relevant: the
     query's family), with a paired bootstrap interval over the queries: value, low and high. An interval that holds
     0 cannot tell the two apart on these queries."""
-    _check_interval_args(level, n_resamples)
+    check_interval_args(level, n_resamples)
     if len(found) != len(baseline):
         raise ValueError(f"found has {len(found)} rows and baseline {len(baseline)}: both must rank the same queries.")
     ap, base = (average_precision(pages.family[_checked(f, queries, k)] == queries.family[:, None], k)
                 for f in (found, baseline))
-    return _bootstrap((ap, base), lambda a, b, axis=-1: a.mean(axis) - b.mean(axis), level, n_resamples, seed)
+    return paired_bootstrap((ap, base), lambda a, b, axis=-1: a.mean(axis) - b.mean(axis), level, n_resamples, seed)
 
 
 def search_archive(pages: PageData, queries: PageData, encoder: Encoder, masked: bool,

@@ -110,21 +110,6 @@ def accuracy(image_features: torch.Tensor, weights: torch.Tensor, labels: Sequen
     return float(np.mean(predict(image_features, weights) == np.asarray(labels)))
 
 
-def accuracy_interval(accuracy: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson's `level` interval (scipy's ``binomtest``) for an accuracy measured on `n` test images: how far
-    another draw of `n` images could move it. The notebooks' verdicts read it (notebooks 02 and 05)."""
-    from scipy.stats import binomtest  # scipy comes with scikit-learn; imported when an interval is asked for
-
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n={n!r} is not allowed: the number of test images, a positive integer.")
-    if not 0 <= accuracy <= 1 or abs(accuracy * n - round(accuracy * n)) > 1e-6:
-        raise ValueError(f"accuracy={accuracy!r} is not allowed with n={n}: a share of n images (k / n, k = 0..n).")
-    if not 0 < level < 1:
-        raise ValueError(f"level={level!r} is not allowed: a confidence level strictly between 0 and 1, e.g. 0.95.")
-    ci = binomtest(round(accuracy * n), int(n)).proportion_ci(level, method="wilson")
-    return float(ci.low), float(ci.high)
-
-
 def attribute_accuracy(predicted: Sequence[int] | np.ndarray, labels: Sequence[int] | np.ndarray,
                        attribute_of: Sequence[str]) -> float:
     """Share of images whose predicted class has the true class's attribute, where `attribute_of[c]` is class

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipbook import zeroshot as zs
+from clipbook import intervals
 from clipbook.runner import run_notebook
 from nbcells import first_error, papermill_error
 
@@ -106,7 +106,8 @@ def test_02_on_your_own_class_folders(nb01, tmp_path):
     # 1/2 here at best, chance is 1/6.
     assert m["zero_shot_acc"] >= 0.75 and m["linear_probe_acc"] >= 0.75
     # 24 test images: the notebook says how little that pins the accuracy down (Wilson's 95% interval, about 0.3 wide)
-    assert (m["zero_shot_acc_low"], m["zero_shot_acc_high"]) == pytest.approx(zs.accuracy_interval(m["zero_shot_acc"], 24))
+    expected = intervals.accuracy_interval(m["zero_shot_acc"], 24)
+    assert (m["zero_shot_acc_low"], m["zero_shot_acc_high"]) == pytest.approx(expected)
     assert m["zero_shot_acc_high"] - m["zero_shot_acc_low"] > 0.15
     assert set(m["few_shot_acc"]) == {"1", "2", "4"}  # 4 labelled images per class: k=8 is left out, with a note
     out = tmp_path / "out" / "02_zero_shot_transfer"

@@ -122,22 +122,6 @@ def test_attribute_accuracy_needs_one_prediction_per_label():
         zs.attribute_accuracy([0, 1], [0, 1, 2], ["red", "red", "blue"])
 
 
-def test_accuracy_interval_is_wilsons_and_narrows_with_more_images():
-    low, high = zs.accuracy_interval(0.75, 8)  # the seed's portraits: a handful of test images
-    # Wilson's score interval by hand: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
-    z, p, n = 1.959963984540054, 0.75, 8
-    centre, half = p + z * z / (2 * n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    assert (low, high) == pytest.approx(((centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)))
-    wide, narrow = high - low, np.subtract(*zs.accuracy_interval(0.75, 800)[::-1])
-    assert wide > 0.4 and narrow < 0.07
-    assert zs.accuracy_interval(0.0, 10)[0] == 0.0 and zs.accuracy_interval(1.0, 10)[1] == 1.0
-    for kwargs, message in (({"accuracy": 0.5, "n": 0}, "n=0 is not allowed"),
-                            ({"accuracy": 0.55, "n": 10}, "accuracy=0.55 is not allowed with n=10"),
-                            ({"accuracy": 0.5, "n": 10, "level": 95}, "level=95 is not allowed")):
-        with pytest.raises(ValueError, match=message):
-            zs.accuracy_interval(**kwargs)
-
-
 def test_greedy_selection_picks_the_useful_template_and_stops():
     # three classes on the axes; template 0 points right, template 1 is noise, template 2 half right
     feats = torch.eye(3).repeat(4, 1)
