@@ -130,6 +130,12 @@ def test_03_measures_templates_ensembles_and_greedy_selection(nb03, outputs):
     for name, bar in BARS_03.items():
         assert nb03[name] >= bar, f"{name}={nb03[name]:.3f} is below its bar {bar}"
     assert 1 <= len(nb03["greedy_templates"]) <= 10 and set(nb03["greedy_templates"]) <= set(acc)
+    # the verdicts read paired intervals of accuracy differences on the evaluation images; the recorded differences
+    # are the recorded accuracies' (seed 0: the ensemble -0.012 against the selected single template, -0.024 to -0.003)
+    for name, a, b in (("ensemble_minus_best_single_acc", "ensemble_acc", "best_selected_template_acc"),
+                       ("greedy_minus_ensemble_acc", "greedy_acc_heldout", "ensemble_acc")):
+        assert nb03[name] == pytest.approx(nb03[a] - nb03[b], abs=1e-6), name  # the accuracies are float32
+        assert nb03[f"{name}_low"] <= nb03[name] <= nb03[f"{name}_high"], name
     # the plain class names in "a photo of a {}" clear the same bar as the templates
     assert nb03["wording_acc"]["class name"] >= BARS_03["mean_template_acc"]
     assert len(nb03["wording_probabilities"]) == 4
