@@ -32,6 +32,12 @@ def _checked(found: np.ndarray, queries: PageData, k: int) -> np.ndarray:
     return found
 
 
+def _label_counts(pages: PageData) -> tuple[np.ndarray, np.ndarray]:
+    """How many pages carry each part family, and each title-block template."""
+    return (np.bincount(pages.family[pages.family >= 0], minlength=len(pages.families)),
+            np.bincount(pages.template[pages.template >= 0], minlength=len(pages.templates)))
+
+
 def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int = 10) -> dict[str, float]:
     """Family retrieval (relevant = same part family) and title-block anchoring of top-k results.
 
@@ -48,23 +54,20 @@ def search_metrics(found: np.ndarray, queries: PageData, pages: PageData, k: int
     found = _checked(found, queries, k)
     same_family = pages.family[found] == queries.family[:, None]
     same_template = pages.template[found] == queries.template[:, None]
-    n_family = np.bincount(pages.family[pages.family >= 0], minlength=len(pages.families))
-    n_template = np.bincount(pages.template[pages.template >= 0], minlength=len(pages.templates))
+    n_family, n_template = _label_counts(pages)
     out = ranking_metrics(same_family, n_family[queries.family], k)
     out[f"family_share@{k}"] = float(same_family.mean())
     out[f"titleblock_share@{k}"] = float(same_template.mean())
     out[f"chance_precision@{k}"] = float(np.mean(n_family[queries.family] / len(pages)))
     out[f"chance_titleblock_share@{k}"] = float(np.mean(n_template[queries.template] / len(pages)))
-    drawing_hits = pages.family[found] >= 0
-    n_drawings = int(n_family.sum())
-    out[f"drawing_share@{k}"] = float(drawing_hits.mean())
-    out[f"family_among_drawings@{k}"] = float(same_family.sum() / max(1, int(drawing_hits.sum())))
-    out[f"chance_drawing_share@{k}"] = n_drawings / len(pages)
-    out[f"chance_family_among_drawings@{k}"] = float(np.mean(n_family[queries.family] / max(1, n_drawings)))
-    titled_hits = pages.template[found] >= 0
-    out[f"titleblock_among_titled@{k}"] = float(same_template.sum() / max(1, int(titled_hits.sum())))
-    out[f"chance_titleblock_among_titled@{k}"] = float(np.mean(n_template[queries.template]
-                                                               / max(1, int(n_template.sum()))))
+    # the second steps, from the per-query counts the intervals resample (`step_intervals`)
+    fam, drawings, tmpl, titled, fam_chance, tmpl_chance = _per_query(found, queries, pages, k)
+    out[f"drawing_share@{k}"] = float(drawings.sum() / found.size)
+    out[f"family_among_drawings@{k}"] = float(fam.sum() / max(1, int(drawings.sum())))
+    out[f"chance_drawing_share@{k}"] = int(n_family.sum()) / len(pages)
+    out[f"chance_family_among_drawings@{k}"] = float(fam_chance.mean())
+    out[f"titleblock_among_titled@{k}"] = float(tmpl.sum() / max(1, int(titled.sum())))
+    out[f"chance_titleblock_among_titled@{k}"] = float(tmpl_chance.mean())
     return out
 
 
@@ -74,8 +77,7 @@ def _per_query(found: np.ndarray, queries: PageData, pages: PageData, k: int) ->
     and its block's share of the titled pages (the two steps' chance levels)."""
     found = _checked(found, queries, k)
     family, template = pages.family[found], pages.template[found]
-    n_family = np.bincount(pages.family[pages.family >= 0], minlength=len(pages.families))
-    n_template = np.bincount(pages.template[pages.template >= 0], minlength=len(pages.templates))
+    n_family, n_template = _label_counts(pages)
     return ((family == queries.family[:, None]).sum(1), (family >= 0).sum(1),
             (template == queries.template[:, None]).sum(1), (template >= 0).sum(1),
             n_family[queries.family] / max(1, int(n_family.sum())),
