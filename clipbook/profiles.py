@@ -42,9 +42,9 @@ PROFILE_TABLES: dict[str, dict[str, dict[str, Any]]] = {
     # train_simclr in notebook 04 and the search tool's `simclr` encoder. Quick: the plain convnet, 139 s on one
     # thread of an EPYC with AVX512-BF16 under make test; on scanned pages (SCAN_REALISM=1) SimCLR is starved of
     # steps: 12 epochs left the convnet and the ResNet-18 alike too close to raw pixels, 30 of the convnet (in less
-    # time than 12 of the ResNet) did not, and batch 64 (twice the steps for 7-10% more time) searched 9% better than 128 over
-    # seeds 0-3; 40 epochs instead of 30 (1.34x the time) took it from 3.93-4.48x chance to 4.08-4.57x over seeds
-    # 0-7, past issue 13's 4x at every seed (benchmarks/RESULTS.md). Full: the seed's ResNet-18
+    # time than 12 of the ResNet) did not, and batch 64 (twice the steps for 7-10% more time) searched 9% better
+    # than 128 over seeds 0-3; 40 epochs instead of 30 (1.34x the time) took it from 3.93-4.48x chance to
+    # 4.08-4.57x over seeds 0-7, past issue 13's 4x at every seed (benchmarks/RESULTS.md). Full: the seed's ResNet-18
     "simclr": {
         "quick": dict(backbone="convnet", input_size=48, epochs=40, batch_size=64, lr=2e-3, temperature=0.2),
         "full": dict(backbone="resnet18", input_size=128, epochs=30, batch_size=512, lr=2e-3, temperature=0.2),
