@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from clipbook import objectives as obj
 from clipbook.runner import run_notebook
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
@@ -32,6 +33,10 @@ def test_06_compares_three_objectives(nb06):
     assert contrastive is not None and 0 < contrastive <= nb06["budget_samples"]
     for other in ("bow", "caption"):
         assert nb06[f"{other}_samples_to_target"] is None or nb06[f"{other}_samples_to_target"] >= 1.5 * contrastive
+    # one seed: its own ratios are the mean curve's
+    (row,) = nb06["ratios_per_seed"]
+    assert row["seed"] == nb06["seeds"][0]
+    assert row["ratio_bow_over_contrastive"] == pytest.approx(nb06["ratio_bow_over_contrastive"])
 
 
 def test_06_several_seeds_draw_a_spread(tmp_path):
@@ -44,3 +49,12 @@ def test_06_several_seeds_draw_a_spread(tmp_path):
     per_seed = {(r["objective"], r["seed"]) for r in m["curves_per_seed"]}
     assert per_seed == {(o, s) for o in ("bag_of_words", "captioning") for s in (0, 1)}
     assert (tmp_path / "06_training_objectives" / "learning_curves.png").is_file()
+    # a ratio per seed, from that seed's own curves; no contrastive run, so no ratio over it
+    assert [r["seed"] for r in m["ratios_per_seed"]] == [0, 1]
+    for r in m["ratios_per_seed"]:
+        to = {}
+        for name in ("bag_of_words", "captioning"):
+            rows = [x for x in m["curves_per_seed"] if x["seed"] == r["seed"] and x["objective"] == name]
+            to[name] = obj.samples_to([x["samples"] for x in rows], [x["accuracy"] for x in rows], m["target_acc"])
+        assert r["ratio_bow_over_contrastive"] is None
+        assert r["ratio_caption_over_bow"] == obj.ratio(to["captioning"], to["bag_of_words"])
