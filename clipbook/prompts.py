@@ -14,13 +14,16 @@ import numpy as np
 import open_clip
 import torch
 
-from .zeroshot import Template, accuracy, check_classnames, check_templates, classifier, template_text
+from .intervals import accuracy_difference_interval
+from .zeroshot import Template, accuracy, check_classnames, check_templates, classifier, predict, template_text
 
 # Phrasings that clipbook's training captions use for a single shape.
 CLIPBOOK_TEMPLATES: tuple[str, ...] = ("a {}", "a photo of a {}", "there is a {}", "a {} in the centre")
 # The seed article's wordings of "a photo of a bird".
 SEED_WORDINGS: tuple[str, ...] = ("a photo of a {}", "an image of a {}", "a photo of a {} sitting near a bird feeder",
                                   "{}")
+# The CLIP paper's default prompt, "A photo of a {label}.": what its 80-template ensemble gained over (section 3.1.4).
+PAPER_DEFAULT_TEMPLATE = "a photo of a {}."
 
 
 def template_sets() -> dict[str, list[str]]:
@@ -64,6 +67,36 @@ def ensemble_accuracy(per_template: torch.Tensor, chosen: Sequence[int] | None, 
                       labels) -> float:
     """Accuracy of the ensemble of `chosen` templates."""
     return accuracy(image_features, ensemble(per_template, chosen), labels)
+
+
+def ensemble_gains(per_template: torch.Tensor, templates: Sequence[str], families: Mapping[str, Sequence[str]],
+                   selection: tuple[torch.Tensor, Sequence[int]], evaluation: tuple[torch.Tensor, Sequence[int]],
+                   seed: int = 0) -> list[dict]:
+    """Per template family: its ensemble against its best single template chosen on the selection split, both
+    scored on the evaluation split, with a paired 95% bootstrap interval of the difference over the evaluation
+    images. `templates` names the rows of `per_template`; each family's templates must be among them. Rows: family,
+    n_templates, mean_single_acc, best_single, best_single_acc, ensemble_acc, value (ensemble minus best single),
+    low, high."""
+    (sel_features, sel_labels), (eval_features, eval_labels) = selection, evaluation
+    position = {t: i for i, t in enumerate(templates)}
+    acc_sel = accuracies(per_template, sel_features, sel_labels)
+    acc_eval = accuracies(per_template, eval_features, eval_labels)
+    labels = np.asarray(eval_labels)
+    rows = []
+    for family, members in families.items():
+        missing = [t for t in members if t not in position]
+        if missing or not members:
+            raise ValueError(f"families[{family!r}] = {list(members)!r}: every template of a family must be one of "
+                             f"`templates` (missing {missing!r}), and a family needs at least one.")
+        chosen = [position[t] for t in dict.fromkeys(members)]
+        best = chosen[int(np.argmax(acc_sel[chosen]))]  # ties go to the family's first
+        right = {name: predict(eval_features, ensemble(per_template, idx)) == labels
+                 for name, idx in (("ensemble", chosen), ("single", [best]))}
+        diff = accuracy_difference_interval(right["ensemble"], right["single"], seed=seed)
+        rows.append({"family": family, "n_templates": len(chosen), "mean_single_acc": float(acc_eval[chosen].mean()),
+                     "best_single": templates[best], "best_single_acc": float(right["single"].mean()),
+                     "ensemble_acc": float(right["ensemble"].mean()), **diff})
+    return rows
 
 
 def greedy_select(per_template: torch.Tensor, image_features: torch.Tensor, labels,

@@ -135,6 +135,28 @@ def test_greedy_selection_picks_the_useful_template_and_stops():
     assert acc[1] == 1.0 and acc.shape == (3,)
 
 
+def test_ensemble_gains_pick_each_familys_single_template_on_the_selection_split():
+    """Template "A" names the classes right on the evaluation images, "B" (a shifted copy) on the selection images:
+    the family {A, B} must pick B, the selection split's best, and pay for it on the evaluation split."""
+    shifted = torch.eye(3)[[1, 2, 0]]
+    per_template = torch.stack([torch.eye(3), shifted])
+    labels = np.tile(np.arange(3), 4)
+    evaluation = (torch.eye(3)[labels], labels)
+    selection = (shifted[labels], labels)
+    rows = prompts.ensemble_gains(per_template, ["A", "B"], {"alone": ["A"], "both": ["A", "B", "A"]}, selection,
+                                  evaluation, seed=0)
+    alone, both = rows
+    assert (alone["family"], alone["n_templates"], alone["best_single"]) == ("alone", 1, "A")
+    assert alone["ensemble_acc"] == alone["best_single_acc"] == 1.0 and alone["low"] == alone["high"] == 0.0
+    assert (both["n_templates"], both["best_single"], both["best_single_acc"]) == (2, "B", 0.0)
+    assert both["mean_single_acc"] == 0.5
+    assert both["ensemble_acc"] == prompts.ensemble_accuracy(per_template, [0, 1], *evaluation)
+    assert both["value"] == pytest.approx(both["ensemble_acc"] - both["best_single_acc"])
+    assert both["low"] <= both["value"] <= both["high"]
+    with pytest.raises(ValueError, match=r"families\['yours'\].*missing \['C'\]"):
+        prompts.ensemble_gains(per_template, ["A", "B"], {"yours": ["A", "C"]}, selection, evaluation)
+
+
 @pytest.mark.parametrize("names, message", [
     ([], r"classnames=\[\] is not allowed"),
     (["red circle", "red circle"], r"duplicates \['red circle'\]"),
