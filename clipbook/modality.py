@@ -7,6 +7,7 @@ other. Three numbers describe the picture:
   (0.82 for OpenAI's CLIP on MSCOCO in the paper);
 * the cone of one modality: the mean cosine similarity between two different embeddings of it (0 for directions
   spread evenly over the sphere, 1 when all embeddings coincide);
+* the matched cosine: the mean cosine of each image with its own caption, where the matching pairs sit;
 * the shift experiment: move the image embeddings by ``-λΔ/2`` and the text embeddings by ``+λΔ/2``, renormalise,
   and measure again. ``λ = 1`` makes the two means meet before renormalising, ``λ = 0`` leaves the embeddings as
   they are, ``λ < 0`` widens the gap (the paper's code shifts by ``±δ/2`` along the unit gap direction).
@@ -61,6 +62,16 @@ def cone_cosine(x: torch.Tensor) -> float:
     n = len(x)
     total = x.sum(0).double()
     return float((total @ total - n) / (n * (n - 1)))
+
+
+def matched_cosine(image: torch.Tensor, text: torch.Tensor) -> float:
+    """Mean cosine of each image with its own caption (row i of `image` with row i of `text`): where the matching
+    pairs sit. For the sigmoid loss compare it with -b/t, the cosine at which a pair's probability is one half."""
+    image, text = _embeddings("image", image), _embeddings("text", text)
+    if image.shape != text.shape:
+        raise ValueError(f"image embeddings have shape {tuple(image.shape)} and text embeddings "
+                         f"{tuple(text.shape)}: give one caption per image, row i with row i.")
+    return float((image * text).sum(1).mean())
 
 
 def shift_along_gap(image: torch.Tensor, text: torch.Tensor, lam: float, delta: torch.Tensor | None = None,

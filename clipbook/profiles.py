@@ -73,14 +73,17 @@ PROFILE_TABLES: dict[str, dict[str, dict[str, Any]]] = {
                      seeds=[0, 1, 2], n_test=50, target=0.5),
     },
     # notebook 07: softmax vs sigmoid per batch size (lr is the rate at ref_batch, scaled by sqrt(batch / ref_batch)),
-    # seeds as offsets from SEED, the batch size whose models the modality-gap sections study, the shift grid
+    # seeds as offsets from SEED, the batch size whose models the modality-gap sections study, the shift grid, the
+    # sigmoid model's initial biases the bias-and-gap section trains at that batch size
     "siglip": {
         "quick": dict(model="clipbook-tiny", n_train=3_072, epochs=2, batch_sizes=[16, 32, 64], lr=5e-4, ref_batch=64,
                       seeds=[0], n_val=500, n_test=30, gap_batch=16,
-                      lambdas=[-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]),
+                      lambdas=[-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5],
+                      bias_sweep=[-10.0, -5.0, "log(1/B)", 0.0]),
         "full": dict(model="clipbook-small", n_train=40_000, epochs=4, batch_sizes=[16, 32, 64, 128, 256, 512],
                      lr=1e-3, ref_batch=512, seeds=[0, 1, 2], n_val=2_000, n_test=100, gap_batch=64,
-                     lambdas=[-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]),
+                     lambdas=[-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5],
+                     bias_sweep=[-10.0, -5.0, "log(1/B)", 0.0]),
     },
 }
 

@@ -72,6 +72,16 @@ def test_pca_2d_shares_one_projection():
     assert (a[:, 0].mean() > 0) != (b[:, 0].mean() > 0)
 
 
+def test_matched_cosine_pairs_row_with_row():
+    # each image on its own caption: 1; each on the opposite of its caption: -1; unnormalised rows count by direction
+    image = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    assert mg.matched_cosine(image, torch.tensor([[1.0, 0.0], [0.0, 1.0]])) == pytest.approx(1.0)
+    assert mg.matched_cosine(image, torch.tensor([[-1.0, 0.0], [0.0, -5.0]])) == pytest.approx(-1.0)
+    # pairs at 0 and 60 degrees: (1 + 0.5) / 2, not the mean over every image-caption pair
+    text = torch.tensor([[0.0, 1.0], [3 ** 0.5 / 2, 0.5]])
+    assert mg.matched_cosine(torch.tensor([[0.0, 1.0], [0.0, 1.0]]), text) == pytest.approx(0.75)
+
+
 def test_summary_keys():
     s = mg.gap_summary(torch.randn(5, 3), torch.randn(4, 3))
     assert set(s) == {"gap", "cone_cos_image", "cone_cos_text"}
@@ -81,6 +91,7 @@ def test_summary_keys():
     (lambda: mg.modality_gap(torch.randn(3), torch.randn(3, 3)), r"image has shape \(3,\)"),
     (lambda: mg.modality_gap(torch.randn(3, 4), torch.randn(3, 5)), r"dimension 4 and text embeddings 5"),
     (lambda: mg.cone_cosine(torch.randn(1, 4)), r"at least 2 embeddings"),
+    (lambda: mg.matched_cosine(torch.randn(3, 4), torch.randn(2, 4)), r"shape \(3, 4\) and text embeddings \(2, 4\)"),
     (lambda: mg.cone_cosine(torch.zeros(3, 4)), r"all-zero rows"),
     (lambda: mg.cone_cosine(torch.tensor([[1.0, float("nan")], [0.0, 1.0]])), r"NaN or infinite"),
     (lambda: mg.shift_along_gap(torch.randn(3, 4), torch.randn(3, 4), float("inf")), r"lam=inf is not allowed"),

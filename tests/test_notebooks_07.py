@@ -25,7 +25,9 @@ def nb07(outputs):
 def test_07_records_every_metric_the_issue_names(nb07, outputs):
     for key in ("softmax_recall@1_by_batch", "sigmoid_recall@1_by_batch", "modality_gap_init", "modality_gap_trained",
                 "cone_cos_init_image", "cone_cos_init_text", "gap_shift_curve", "chance_recall@1", "chance_zero_shot",
-                "softmax_zero_shot_heldout_by_batch", "sigmoid_zero_shot_heldout_by_batch", "verdict"):
+                "softmax_zero_shot_heldout_by_batch", "sigmoid_zero_shot_heldout_by_batch", "verdict", "bias_sweep",
+                "gap_by_initial_bias", "matched_cos_by_initial_bias", "matched_cos_slope_on_threshold",
+                "gap_rises_with_bias", "bias_verdict"):
         assert key in nb07, key
     batches = [str(b) for b in nb07["batch_sizes"]]
     assert len(batches) >= 3 and nb07["batch_sizes"][0] == 16
@@ -33,7 +35,7 @@ def test_07_records_every_metric_the_issue_names(nb07, outputs):
         assert list(nb07[f"{loss}_recall@1_by_batch"]) == batches
     assert nb07["loss_matches_open_clip"] is True
     for name in ("bias_at_init", "softmax_vs_sigmoid", "gap_and_cones", "pca_modalities", "gap_shift",
-                 "temperature_and_gap"):
+                 "temperature_and_gap", "bias_and_gap"):
         assert (outputs / "07_siglip_and_modality_gap" / f"{name}.png").is_file(), name
 
 
@@ -108,6 +110,26 @@ def test_07_shift_along_the_gap(nb07):
     assert stars["1"] >= stars["100"] + 0.2, stars
 
 
+def test_07_the_bias_places_the_matching_pairs_and_sets_the_gap(nb07):
+    """The sigmoid model trained at batch 16 from b = -10, -5, log(1/16), 0 (measured over seeds 0-2). If the bias
+    did not matter, every run would end at one geometry: slope 0, one gap, and the untrained model's matched cosine
+    (0.03) sits 0.96 from b = -10's threshold."""
+    rows = sorted(nb07["bias_sweep"], key=lambda r: r["initial b"])
+    assert [round(r["initial b"], 3) for r in rows] == [-10.0, -5.0, -2.773, 0.0]
+    # the premise the section states: on this budget each run ends near the bias it started from (moved <= 0.009)
+    for r in rows:
+        assert abs(r["learned b"] - r["initial b"]) <= 0.05, r
+    # matching pairs settle just below -b/t, where a pair's probability is one half (0.05-0.21 below)
+    for r in rows:
+        assert abs(r["matched cos"] - r["-b/t"]) <= 0.35, r
+    assert 0.6 <= nb07["matched_cos_slope_on_threshold"] <= 1.5  # measured 1.03-1.08
+    # and the gap follows: b = -10 pulls every image onto its caption, b = 0 leaves the cones apart
+    # (‖Δ‖ 0.13-0.14 at b = -10, 1.40-1.48 at b = 0, rising at every step at every seed; untrained 1.21-1.26)
+    gaps = [r["‖Δ‖"] for r in rows]
+    assert nb07["gap_rises_with_bias"] is True and gaps == sorted(gaps)
+    assert gaps[-1] - gaps[0] >= 0.8, gaps
+
+
 BAD_07 = [
     ({"BATCH_SIZES": []}, r"BATCH_SIZES=\[\] is not allowed"),
     ({"BATCH_SIZES": [16, 1]}, r"BATCH_SIZES entry=1 is not allowed: a contrastive batch needs at least 2 pairs"),
@@ -120,6 +142,8 @@ BAD_07 = [
     ({"GAP_BATCH": 48}, r"GAP_BATCH=48 is not allowed: choose one of 16, 32, 64"),
     ({"SHIFT_LAMBDAS": [0.5, 1.0]}, r"SHIFT_LAMBDAS=\[0.5, 1.0\] is not allowed: include 0"),
     ({"SIGMOID_BIAS": "log B"}, r"SIGMOID_BIAS='log B' is not allowed"),
+    ({"BIAS_SWEEP": []}, r"BIAS_SWEEP=\[\] is not allowed: give a non-empty list of initial biases"),
+    ({"BIAS_SWEEP": [-10.0, "-5"]}, r"BIAS_SWEEP entry='-5' is not allowed: give a finite number"),
     ({"MODEL": "ViT-Nope"}, r"MODEL='ViT-Nope' is not an open_clip model config"),
     ({"MODEL": "clipbook-tiny-sigmoid"}, r"loss='softmax' is not allowed with MODEL='clipbook-tiny-sigmoid'"),
     ({"PROFILE": "medium"}, r"PROFILE='medium' is not allowed"),
