@@ -27,8 +27,9 @@ def test_07_records_every_metric_the_issue_names(nb07, outputs):
                 "cone_cos_init_image", "cone_cos_init_text", "gap_shift_curve", "chance_recall@1", "chance_zero_shot",
                 "softmax_zero_shot_heldout_by_batch", "sigmoid_zero_shot_heldout_by_batch", "verdict", "bias_sweep",
                 "gap_by_initial_bias", "matched_cos_by_initial_bias", "matched_cos_slope_on_threshold",
-                "gap_rises_with_bias", "bias_verdict"):
+                "gap_rises_with_bias", "bias_verdict", "your_clip"):
         assert key in nb07, key
+    assert nb07["your_clip"] is None  # GAP_MODEL=None skips the section (tests/test_pretrained.py runs it)
     batches = [str(b) for b in nb07["batch_sizes"]]
     assert len(batches) >= 3 and nb07["batch_sizes"][0] == 16
     for loss in ("softmax", "sigmoid"):
@@ -144,6 +145,10 @@ BAD_07 = [
     ({"SIGMOID_BIAS": "log B"}, r"SIGMOID_BIAS='log B' is not allowed"),
     ({"BIAS_SWEEP": []}, r"BIAS_SWEEP=\[\] is not allowed: give a non-empty list of initial biases"),
     ({"BIAS_SWEEP": [-10.0, "-5"]}, r"BIAS_SWEEP entry='-5' is not allowed: give a finite number"),
+    ({"GAP_PRETRAINED": "openai"}, r"GAP_PRETRAINED='openai' is not allowed without GAP_MODEL"),
+    ({"GAP_MODEL": "ViT-Nope"}, r"GAP_MODEL='ViT-Nope' is not an open_clip model config"),
+    ({"CAPTIONS_CSV": "/no/such.csv"}, r"CAPTIONS_CSV='/no/such.csv' is not allowed without GAP_MODEL"),
+    ({"GAP_MODEL": "ViT-B-32", "CAPTIONS_CSV": "/no/such.csv"}, r"CAPTIONS_CSV='/no/such.csv' does not exist"),
     ({"MODEL": "ViT-Nope"}, r"MODEL='ViT-Nope' is not an open_clip model config"),
     ({"MODEL": "clipbook-tiny-sigmoid"}, r"loss='softmax' is not allowed with MODEL='clipbook-tiny-sigmoid'"),
     ({"PROFILE": "medium"}, r"PROFILE='medium' is not allowed"),

@@ -83,3 +83,48 @@ def test_02_runs_on_your_folder_with_a_local_dir_vit(vit, tmp_path):
                                                        device="cpu")
     expected = float(((feats @ weights).argmax(-1).numpy() == data.labels[test]).mean())
     assert m["zero_shot_acc"] == pytest.approx(expected) and m["n_test"] == len(test)
+
+
+@pytest.mark.notebook
+def test_07_measures_the_gap_of_your_clip_on_your_pairs(vit, tmp_path, monkeypatch):
+    """Notebook 07 with GAP_MODEL='local-dir:...' and a reader's CSV (two captions per image; the first counts): the
+    gap, matched cosine and recall@1 it records are the ones open_clip's own preprocessing, tokenizer and encoders
+    give, computed here apart; the shift along Δ closes the gap at λ = 1. Small knobs keep the lesson's runs short."""
+    monkeypatch.setenv("CLIPBOOK_CPU_BF16", "0")  # full precision in the kernel too, to compare at 1e-4
+    _, folder, _, _ = vit
+    root = tmp_path / "pairs"
+    (root / "images").mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    rows, firsts = ["filepath\ttitle"], []
+    for k in range(20):
+        Image.fromarray(rng.integers(0, 256, (60 + 5 * k, 80, 3), dtype=np.uint8)).save(root / "images" / f"{k}.png")
+        firsts.append(f"a photo of thing {k % 7}")
+        rows += [f"images/{k}.png\t{firsts[-1]}", f"images/{k}.png\tanother caption {k}"]
+    (root / "pairs.csv").write_text("\n".join(rows) + "\n")
+    m = run_notebook(NOTEBOOKS / "07_siglip_and_modality_gap.ipynb", tmp_path / "out", profile="quick", device="cpu",
+                     parameters={"GAP_MODEL": f"local-dir:{folder}", "CAPTIONS_CSV": str(root / "pairs.csv"),
+                                 "BATCH_SIZES": [16], "N_TRAIN": 64, "EPOCHS": 1, "N_VAL": 40, "N_TEST_PER_CLASS": 2,
+                                 "BIAS_SWEEP": [-10.0]},
+                     log_output=False)
+    own = m["your_clip"]
+    assert (own["model"], own["weights"], own["n_pairs"], own["loss"]) == (f"local-dir:{folder}", f"local-dir:{folder}",
+                                                                          20, "softmax")
+    assert (tmp_path / "out" / "07_siglip_and_modality_gap" / "your_clip_gap.png").is_file()
+    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+    tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
+    with torch.no_grad():
+        image = model.eval().encode_image(torch.stack([preprocess(Image.open(root / "images" / f"{k}.png"))
+                                                       for k in range(20)]), normalize=True)
+        text = model.encode_text(tokenizer(firsts), normalize=True)
+    gap = (image.mean(0) - text.mean(0)).norm().item()
+    assert own["gap"] == pytest.approx(gap, abs=1e-4)
+    assert own["matched_cos"] == pytest.approx((image * text).sum(1).mean().item(), abs=1e-4)
+    # recall@1 among the 7 distinct captions, both ways: image -> its own caption first; caption -> one of its images
+    distinct = list(dict.fromkeys(firsts))
+    target = np.array([distinct.index(c) for c in firsts])
+    sim = (image @ text[[firsts.index(c) for c in distinct]].T).numpy()
+    i2t = (sim.argmax(1) == target).mean()
+    t2i = np.mean([target[sim[:, j].argmax()] == j for j in range(len(distinct))])
+    assert own["recall@1"] == pytest.approx((i2t + t2i) / 2, abs=1e-6)
+    curve = dict(zip(own["shift_curve"]["lambda"], own["shift_curve"]["gap"]))
+    assert curve[0.0] == pytest.approx(gap, abs=1e-4) and curve[1.0] <= 0.05 * curve[0.0]
