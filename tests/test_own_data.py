@@ -109,7 +109,7 @@ def write_csv(root, rows, sep="\t", header=("filepath", "title")):
 
 
 def test_captions_csv_reads_paths_relative_to_the_file_and_groups_captions(tmp_path, monkeypatch):
-    from clipbook.data import read_captions_csv, split_pairs
+    from clipbook.data import load_split, read_captions_csv, split_pairs
 
     root = tmp_path / "my data"
     (root / "img").mkdir(parents=True)
@@ -127,6 +127,10 @@ def test_captions_csv_reads_paths_relative_to_the_file_and_groups_captions(tmp_p
     assert images.shape == (5, 32, 32, 3) and images.dtype == np.uint8 and (images[4] == [0, 0, 255]).all()
     train, val = split_pairs(pairs, 0.4, seed=1)
     assert (len(train), len(val)) == (3, 2) and not set(train.paths) & set(val.paths)
+    # what notebooks 01 and 06 train and test on: the same split, images read at the size asked, first captions held out
+    train_images, train_captions, val_images, val_captions = load_split(pairs, 0.4, 16, seed=1)
+    assert train_images.shape == (3, 16, 16, 3) and val_images.shape == (2, 16, 16, 3)
+    assert train_captions == train.captions and val_captions == [c[0] for c in val.captions]
     # other separators and column names, as open_clip_train's --csv-separator / --csv-img-key / --csv-caption-key
     other = write_csv(tmp_path / "comma", [(str(absolute), "blue square")], sep=",", header=("image", "text"))
     assert read_captions_csv(other, ",", "image", "text").captions == [["blue square"]]

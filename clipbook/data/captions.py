@@ -106,3 +106,13 @@ def split_pairs(pairs: CaptionPairs, val_share: float, seed: int = 0,
     order = np.random.default_rng(seed).permutation(len(pairs))
     n_val = min(max(round(val_share * len(pairs)), 1), len(pairs) - 1)
     return pairs.subset(np.sort(order[n_val:])), pairs.subset(np.sort(order[:n_val]))
+
+
+def load_split(pairs: CaptionPairs, val_share: float, image_size: int, seed: int = 0, name: str = "VAL_SHARE"
+               ) -> tuple[np.ndarray, list[list[str]], np.ndarray, list[str]]:
+    """What a notebook trains and tests on from a reader's pairs (notebooks 01 and 06): training images (uint8, read
+    at `image_size`) with all their captions, and held-out images with their first caption."""
+    train, val = split_pairs(pairs, val_share, seed, name)
+    return (train.load_images(image_size), train.captions, val.load_images(image_size),
+            [c[0] for c in val.captions])
+
