@@ -5,8 +5,8 @@ precision and title-block share of the top k against their chance levels (`searc
 page an encoder looks (`occlusion_sensitivity`, `box_share`), and search with the title-block box blanked
 at index and query time (`search_archive`, through the search tool's `mask_box`), and search by text with a
 CLIP's text tower, which an image-only encoder cannot do (`text_query_search`). How sure a figure is: bootstrap
-intervals over the queries (`step_intervals`, `share_ratio_interval`,
-`map_difference_interval`).
+intervals over the queries (`step_intervals`, `share_ratio_interval`, `map_difference_interval`), and over the
+part families for text queries (`text_query_interval`).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .search.metrics import average_precision
 from .search.index import Box, check_box, paper_colour
 
 __all__ = ["box_share", "map_difference_interval", "occlusion_sensitivity", "search_archive", "search_metrics",
-           "share_ratio_interval", "step_intervals", "text_query_search"]
+           "share_ratio_interval", "step_intervals", "text_query_interval", "text_query_search"]
 
 
 def _checked(found: np.ndarray, queries: PageData, k: int) -> np.ndarray:
@@ -185,6 +185,30 @@ def text_query_search(pages: PageData, encoder: Encoder, model, tokenizer, k: in
            f"chance_text_query_precision@{k}": float(np.mean([np.mean(pages.family == f) for f in families]))}
     out.update({f"text_query_precision@{k}:{pages.families[f]}": float(h.mean()) for f, h in zip(families, hits)})
     return out
+
+
+def text_query_interval(text: dict[str, float], baseline: dict[str, float] | None = None, k: int = 10,
+                        level: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> dict[str, float]:
+    """`text_query_search`'s precision@k with a bootstrap interval over the part families: value, low and high.
+    With `baseline` (another CLIP's `text_query_search` on the same archive), their difference, paired by family.
+    A family's wordings ask the same thing, so they are resampled together: there are only as many units as
+    families (six in the generated archive), and the interval is coarse."""
+    check_interval_args(level, n_resamples)
+    prefix = f"text_query_precision@{k}:"
+    families = [key[len(prefix):] for key in text if key.startswith(prefix)]
+    if len(families) < 2:
+        raise ValueError(f"text holds text_query_precision@{k} for {len(families)} families: an interval over the "
+                         "families needs at least 2 (pass what text_query_search returns, with the same k).")
+    values = np.array([text[prefix + f] for f in families])
+    if baseline is None:
+        return paired_bootstrap((values,), lambda a, axis=-1: a.mean(axis), level, n_resamples, seed)
+    others = sorted(key[len(prefix):] for key in baseline if key.startswith(prefix))
+    if others != sorted(families):
+        raise ValueError(f"baseline asks the families {others} and text {sorted(families)}: a paired difference "
+                         "needs the same families (two CLIPs searching the same archive).")
+    base = np.array([baseline[prefix + f] for f in families])
+    return paired_bootstrap((values, base), lambda a, b, axis=-1: a.mean(axis) - b.mean(axis), level, n_resamples,
+                            seed)
 
 
 def occlusion_sensitivity(encoder: Encoder, images: np.ndarray, patch: float = 0.125,

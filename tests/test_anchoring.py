@@ -219,3 +219,23 @@ def test_map_difference_interval_is_paired_and_matches_search_metrics(pages):
     assert d["value"] == pytest.approx(expected) and d["low"] > 0.5 and d["low"] <= d["value"] <= d["high"]
     with pytest.raises(ValueError, match="both must rank the same queries"):
         anchoring.map_difference_interval(family, random_found[:3], queries, pages, 10)
+
+
+def test_text_query_interval_resamples_families_and_pairs_them():
+    per_family = {"flange": 0.5, "shaft": 0.1, "bracket": 0.3, "gear": 0.0, "housing": 0.2, "plate": 0.4}
+    text = {"text_query_precision@10": 0.25, "chance_text_query_precision@10": 0.08,
+            **{f"text_query_precision@10:{f}": v for f, v in per_family.items()}}
+    r = anchoring.text_query_interval(text)
+    assert r["value"] == pytest.approx(text["text_query_precision@10"])  # the mean of the family means
+    assert 0.0 < r["low"] < r["value"] < r["high"] < 0.5  # six unequal families: a real spread, inside their range
+    # paired by family: a CLIP that finds 0.1 more of every family differs by exactly 0.1 in every resample
+    better = {**text, **{f"text_query_precision@10:{f}": v + 0.1 for f, v in per_family.items()}}
+    d = anchoring.text_query_interval(better, text)
+    assert d["value"] == pytest.approx(0.1) and d["low"] == pytest.approx(0.1) and d["high"] == pytest.approx(0.1)
+    # alone, `better` spreads over its families as `text` does: the pairing is what removes that spread
+    alone = anchoring.text_query_interval(better)
+    assert alone["high"] - alone["low"] > 0.1
+    with pytest.raises(ValueError, match=r"for 0 families: an interval over the families needs at least 2"):
+        anchoring.text_query_interval(text, k=5)
+    with pytest.raises(ValueError, match=r"baseline asks the families \['flange'\]"):
+        anchoring.text_query_interval(text, {"text_query_precision@10:flange": 0.5})
