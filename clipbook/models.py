@@ -44,37 +44,38 @@ register_configs()
 LOCAL_DIR = "local-dir:"
 
 
-def check_model_name(model_name: str) -> str:
+def check_model_name(model_name: str, name: str = "MODEL") -> str:
     """Return `model_name` if open_clip knows the config (or it is an open_clip ``local-dir:PATH`` folder with its
-    ``open_clip_config.json``), else raise naming the parameter and the choices."""
+    ``open_clip_config.json``), else raise naming the parameter (`name`) and the choices."""
     if isinstance(model_name, str) and model_name.startswith(LOCAL_DIR):
-        model_config(model_name)
+        model_config(model_name, name)
         return model_name
     known = open_clip.list_models()
     if model_name not in known:
         ours = ", ".join(CLIPBOOK_MODELS)
         raise ValueError(
-            f"MODEL={model_name!r} is not an open_clip model config: use one of clipbook's ({ours}), any name "
+            f"{name}={model_name!r} is not an open_clip model config: use one of clipbook's ({ours}), any name "
             f"in open_clip.list_models() (e.g. 'ViT-B-32'; {len(known)} in all), or 'local-dir:<folder>' for an "
             "open_clip folder with open_clip_config.json and its weights."
         )
     return model_name
 
 
-def model_config(model_name: str) -> dict[str, Any]:
-    """An open_clip config (``model_cfg``) by name, or read from a ``local-dir:PATH`` folder."""
+def model_config(model_name: str, name: str = "MODEL") -> dict[str, Any]:
+    """An open_clip config (``model_cfg``) by name, or read from a ``local-dir:PATH`` folder (errors name the
+    parameter `name`)."""
     if isinstance(model_name, str) and model_name.startswith(LOCAL_DIR):
         folder = Path(model_name[len(LOCAL_DIR):]).expanduser()
         config = folder / "open_clip_config.json"
         if not config.is_file():
-            raise ValueError(f"MODEL={model_name!r} is not allowed: {config} does not exist (a local-dir folder "
+            raise ValueError(f"{name}={model_name!r} is not allowed: {config} does not exist (a local-dir folder "
                              "holds open_clip_config.json and open_clip_model.safetensors).")
         try:
             return dict(json.loads(config.read_text())["model_cfg"])
         except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise ValueError(f"MODEL={model_name!r} is not allowed: {config} has no readable 'model_cfg' "
+            raise ValueError(f"{name}={model_name!r} is not allowed: {config} has no readable 'model_cfg' "
                              f"({type(e).__name__}: {e}).") from None
-    return open_clip.get_model_config(check_model_name(model_name))
+    return open_clip.get_model_config(check_model_name(model_name, name))
 
 
 def create_clip(

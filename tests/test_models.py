@@ -93,6 +93,11 @@ def test_mismatched_checkpoint_is_a_clear_error(tiny, tmp_path):
 def test_unknown_model_and_tag_are_clear_errors():
     with pytest.raises(ValueError, match=r"MODEL='ViT-Nope' is not an open_clip model config.*clipbook-tiny"):
         clipbook.create_clip("ViT-Nope")
+    # a notebook with two model parameters names the one that is wrong (notebook 07's GAP_MODEL)
+    with pytest.raises(ValueError, match=r"^GAP_MODEL='ViT-Nope' is not an open_clip model config"):
+        clipbook.check_model_name("ViT-Nope", "GAP_MODEL")
+    with pytest.raises(ValueError, match=r"^GAP_MODEL='local-dir:/nowhere' is not allowed: .*does not exist"):
+        clipbook.check_model_name("local-dir:/nowhere", "GAP_MODEL")
     with pytest.raises(ValueError, match=r"PRETRAINED='no_such_tag' is not allowed.*openai"):
         clipbook.create_clip("ViT-B-32", pretrained="no_such_tag")
     with pytest.raises(ValueError, match=r"checkpoints are written as .safetensors"):

@@ -115,4 +115,3 @@ def load_split(pairs: CaptionPairs, val_share: float, image_size: int, seed: int
     train, val = split_pairs(pairs, val_share, seed, name)
     return (train.load_images(image_size), train.captions, val.load_images(image_size),
             [c[0] for c in val.captions])
-
