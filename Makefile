@@ -15,8 +15,8 @@ setup: $(STAMP)
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-cache-dir -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 ## Execute every notebook with papermill into outputs/<notebook stem>/ (PROFILE=quick|full|auto).
