@@ -27,3 +27,42 @@ def test_run_gpu_smoke(tmp_path):
     for key in ("clipbook_samples_per_second", "lightly_loop_samples_per_second", "ratio"):
         assert math.isfinite(simclr[key]) and simclr[key] > 0, (key, simclr)
     assert results["shapes_images_per_second"]["32px"] > 100 and results["data_over_training_ratio"] > 0
+
+
+def test_run_gpu_records_a_failed_measurement_and_retries_inductor_failures():
+    """A measurement that raises becomes a record with its error (the set goes on); a compiled one that fails
+    inside Inductor is retried once with the coalescing analysis off, and the record says so."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_gpu
+    import torch._inductor.config as inductor_config
+
+    class FakeInductorError(RuntimeError):
+        pass
+    FakeInductorError.__module__ = "torch._inductor.exc"
+
+    def broken():
+        raise ValueError("bad batch")
+    eager = run_gpu.attempt(broken, {"model": "m", "compile": False})
+    assert eager == {"model": "m", "compile": False, "error": "ValueError: bad batch"}
+
+    calls = []
+
+    def flaky():
+        calls.append(inductor_config.triton.coalesce_tiling_analysis)
+        if len(calls) == 1:
+            raise FakeInductorError("get_pw_red_splits")
+        return {"samples_per_second": 5.0}
+    compiled = run_gpu.attempt(flaky, {"model": "m", "compile": True})
+    assert calls == [True, False] and inductor_config.triton.coalesce_tiling_analysis is True
+    assert compiled == {"samples_per_second": 5.0, "inductor_config": run_gpu.INDUCTOR_RETRY,
+                        "first_error": "FakeInductorError: get_pw_red_splits"}
+
+    # a compiled measurement's other failures are not retried; an Inductor failure is, once
+    assert "retry_error" not in run_gpu.attempt(broken, {"compile": True})
+    calls.clear()
+
+    def always():
+        calls.append(1)
+        raise FakeInductorError("again")
+    failed = run_gpu.attempt(always, {"compile": True})
+    assert len(calls) == 2 and failed["retry_error"] == "FakeInductorError: again" and "error" in failed
