@@ -55,11 +55,11 @@ def test_01_checkpoint_opens_in_plain_open_clip(nb01):
 
 def test_01_rerun_reuses_the_checkpoint(nb01, tmp_path):
     again = run_notebook(NOTEBOOKS / "01_contrastive_pretraining.ipynb", tmp_path, profile="quick", device="cpu",
-                         parameters={"N_VAL": 200, "SWEEP_BATCH_SIZES": [16, 32], "N_TRAIN": 256, "EPOCHS": 1,
-                                     "BATCH_SIZE": 32},
+                         parameters={"N_VAL": 200, "SWEEP_BATCH_SIZES": [16, 32], "SWEEP_EPOCHS": 1, "N_TRAIN": 256,
+                                     "EPOCHS": 1, "BATCH_SIZE": 32},
                          log_output=False)
     assert again["n_train"] == 256 and again["n_val"] == 200
-    assert [row["batch_size"] for row in again["batch_sweep"]] == [16, 32]
+    assert [(row["batch_size"], row["epochs"]) for row in again["batch_sweep"]] == [(16, 1), (32, 1)]
     # the sweep's 32 run has the same parameters as the main run: it must have been loaded, not retrained
     rerun = run_notebook(NOTEBOOKS / "01_contrastive_pretraining.ipynb", tmp_path / "again", profile="quick",
                          device="cpu", parameters={"N_VAL": 200, "N_TRAIN": 256, "EPOCHS": 1, "BATCH_SIZE": 32},
