@@ -152,3 +152,40 @@ def test_relation_vocabulary():
     assert [relation_phrase(r) for r in RELATIONS] == ["to the left of", "to the right of", "above", "below"]
     with pytest.raises(ValueError, match=r"relation='beside' is not allowed: choose one of 'left of'"):
         relation_phrase("beside")
+
+
+def _single(colour="red", shape="circle", size="large", position=(0, 0)):
+    from clipbook.data import Scene, ShapeObject
+    return Scene("single", (ShapeObject(shape, colour, size, 0.0, 0.0),), position=position)
+
+
+def _pair(a=("red", "circle"), b=("blue", "star"), relation="left of"):
+    from clipbook.data import Scene, ShapeObject
+    objects = tuple(ShapeObject(s, c, "small", 0.0, 0.0) for c, s in (a, b))
+    return Scene("pair", objects, relation=relation, distance="near")
+
+
+def test_miss_cause_names_what_a_wrong_caption_gets_wrong():
+    """Each label follows from the two scenes: attributes joined by '+', positions mirrored or not, a pair's
+    relation (either order), swapped colours, another object, another kind of scene; where-only labels."""
+    from clipbook.data import SAME_MEANING, is_where_cause, miss_cause
+    truth = _single(position=(0, 0))
+    assert miss_cause(truth, truth) == "none"
+    # top left against top right, bottom left, bottom right: mirror images; against the top or the centre: not
+    assert {miss_cause(truth, _single(position=p)) for p in [(0, 2), (2, 0), (2, 2)]} == {"position (mirrored)"}
+    assert {miss_cause(truth, _single(position=p)) for p in [(0, 1), (1, 1), (1, 2)]} == {"position (other)"}
+    assert miss_cause(_single(position=(1, 1)), _single(position=(0, 1))) == "position (other)"
+    assert miss_cause(truth, _single(colour="blue")) == "colour"
+    assert miss_cause(truth, _single(shape="star", size="small", position=(0, 2))) == "shape+size+position (mirrored)"
+    pair = _pair()
+    assert miss_cause(pair, _pair(relation="above")) == "relation"
+    assert miss_cause(pair, _pair(a=("blue", "star"), b=("red", "circle"))) == "relation"  # the other order
+    # "a blue star to the right of a red circle" says what "a red circle to the left of a blue star" says
+    assert miss_cause(pair, _pair(a=("blue", "star"), b=("red", "circle"), relation="right of")) == SAME_MEANING
+    assert miss_cause(pair, _pair(a=("blue", "star"), b=("red", "circle"), relation="below")) == "relation"
+    assert miss_cause(pair, _pair(a=("blue", "circle"), b=("red", "star"))) == "colours swapped"
+    assert miss_cause(pair, _pair(b=("blue", "cross"))) == "an object"
+    assert miss_cause(pair, truth) == "scene kind"
+    assert is_where_cause("position (mirrored)") and is_where_cause("relation")
+    assert not is_where_cause("shape+position (mirrored)") and not is_where_cause("none")
+    assert not is_where_cause(SAME_MEANING)

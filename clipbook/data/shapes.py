@@ -145,6 +145,53 @@ class Scene:
                      distance=d.get("distance"))
 
 
+# What a retrieval miss got wrong (`miss_cause`): the "where" causes, and the "what" ones (every other).
+WHERE_CAUSES: tuple[str, ...] = ("position (mirrored)", "position (other)", "relation")
+WHAT_CAUSES: tuple[str, ...] = ("colour", "shape", "size", "count", "colours swapped", "an object", "scene kind")
+# not a mistake: "a red circle to the left of a blue star" against "a blue star to the right of a red circle"
+SAME_MEANING = "same pair, other wording"
+
+
+def miss_cause(truth: Scene, guess: Scene) -> str:
+    """What the scene `guess` (the caption a model ranked first) gets wrong about `truth`, as a label.
+
+    A single shape's or a count's differing attributes are joined with "+" ("shape+position (mirrored)"); a
+    position is "mirrored" when the guess is the truth's mirror image across the vertical or the horizontal
+    midline or the centre (top left -> top right, bottom, or bottom right), "other" otherwise. A pair is
+    SAME_MEANING when the guess says the same thing the other way round (two canonical captions for one
+    layout), "relation" when it names the same two objects otherwise, "colours swapped" when it names the
+    same colours and shapes bound differently, else "an object". Different scene kinds: "scene kind".
+    Identical captions: "none"."""
+    if truth.caption == guess.caption:
+        return "none"
+    if truth.kind != guess.kind:
+        return "scene kind"
+    if truth.kind == "pair":
+        (t0, t1), (g0, g1) = truth.objects, guess.objects
+        if (t0.name, t1.name) == (g1.name, g0.name) and guess.relation == INVERSE_RELATION[truth.relation]:
+            return SAME_MEANING
+        if sorted([t0.name, t1.name]) == sorted([g0.name, g1.name]):
+            return "relation"
+        if all(sorted(getattr(o, k) for o in truth.objects) == sorted(getattr(o, k) for o in guess.objects)
+               for k in ("colour", "shape")):
+            return "colours swapped"
+        return "an object"
+    a, b = truth.objects[0], guess.objects[0]
+    parts = [k for k in ("colour", "shape", "size") if getattr(a, k) != getattr(b, k)]
+    if truth.kind == "count" and truth.count != guess.count:
+        parts.append("count")
+    if truth.kind == "single" and truth.position != guess.position:
+        (r, c), last = truth.position, 2  # the 3x3 grid's rows and columns run 0..2
+        mirrors = {(r, last - c), (last - r, c), (last - r, last - c)}
+        parts.append("position (mirrored)" if guess.position in mirrors else "position (other)")
+    return "+".join(parts)
+
+
+def is_where_cause(cause: str) -> bool:
+    """True when every part of a `miss_cause` label is a "where" cause (position or relation)."""
+    return cause not in ("", "none") and all(part in WHERE_CAUSES for part in cause.split("+"))
+
+
 @dataclass
 class ShapesData:
     """Rendered scenes: uint8 images (N, H, W, 3), their scenes, captions and class labels."""
