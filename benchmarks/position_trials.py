@@ -1,0 +1,99 @@
+"""Where notebook 01's recall@1 misses come from, and three trials on the mirrored positions
+(benchmarks/RESULTS.md, "what notebook 01's misses get wrong").
+
+    python benchmarks/position_trials.py --trial baseline --seed 0    # notebook 01's quick recipe
+    python benchmarks/position_trials.py --trial no-pairs --seed 0    # pairs replaced by counts
+    python benchmarks/position_trials.py --trial reworded --seed 0    # mirror images in phrases of other forms
+
+Each trial trains notebook 01's quick recipe (16,384 images x 5 epochs, batch 64; loaded from data/checkpoints
+when trained before) and prints, for 1,000 validation pairs: recall@1 and the `miss_cause` counts per scene
+kind, the text tower's cosines between the nine position phrases (mirror images against the rest), and a
+logistic regression's left-or-right accuracy on image features of single shapes in the edge columns (raw
+pixels beside it).
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+
+import clipbook
+from clipbook.data import miss_cause, shapes
+from clipbook.profiles import profile_knobs
+
+# "reworded": no two mirror images share a form ("in the top left" against "in the top right corner")
+REWORDED = {(0, 0): "in the top left", (0, 1): "at the top", (0, 2): "in the top right corner",
+            (1, 0): "on the left", (1, 1): "in the centre", (1, 2): "at the right edge",
+            (2, 0): "near the bottom left", (2, 1): "along the bottom", (2, 2): "in the lower right corner"}
+MIXES = {"baseline": None, "reworded": None, "no-pairs": {"single": 0.5, "count": 0.5, "pair": 0.0}}
+OBJECTS = ("large red circle", "small blue star", "large green square", "small yellow cross")
+
+
+def mirrors(cell: tuple[int, int]) -> set[tuple[int, int]]:
+    r, c = cell
+    return {(r, 2 - c), (2 - r, c), (2 - r, 2 - c)} - {cell}
+
+
+def position_cosines(model, tokenizer) -> dict:
+    """Mean cosine of 'a <object> <where>' between mirror-image positions and between the other pairs."""
+    cells = list(shapes.POSITIONS)
+    sims = []
+    for obj in OBJECTS:
+        t = clipbook.encode_texts(model, tokenizer, [f"a {obj} {shapes.POSITIONS[c]}" for c in cells], "cpu")
+        sims.append((t @ t.T).numpy())
+    sim = np.mean(sims, axis=0)
+    mirrored = [sim[i, j] for i, a in enumerate(cells) for j, b in enumerate(cells) if b in mirrors(a)]
+    other = [sim[i, j] for i, a in enumerate(cells) for j, b in enumerate(cells) if i != j and b not in mirrors(a)]
+    return {"mirrored": float(np.mean(mirrored)), "other": float(np.mean(other))}
+
+
+def side_probe(model, world, seed: int) -> dict:
+    """5-fold accuracy of telling the left column from the right one, on image features and on raw pixels."""
+    singles = world.dataset(3000, split="val", seed=seed + 7, mix={"single": 1.0, "count": 0.0, "pair": 0.0})
+    column = np.array([s.position[1] for s in singles.scenes])
+    edge = column != 1
+    features = clipbook.encode_images(model, singles.images, "cpu").numpy()[edge]
+    pixels = singles.images.reshape(len(singles), -1)[edge].astype(np.float32) / 255
+    score = lambda x: float(cross_val_score(LogisticRegression(max_iter=3000), x, column[edge], cv=5).mean())  # noqa
+    return {"image_features": score(features), "pixels": score(pixels), "n": int(edge.sum())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trial", choices=sorted(MIXES), default="baseline")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.trial == "reworded":
+        shapes.POSITIONS.update(REWORDED)  # captions are made from scenes when asked for, so this rewords all
+    knobs = profile_knobs("pretraining", "quick")
+    world = clipbook.world_for(knobs["model"])
+    train = world.dataset(knobs["n_train"], split="train", seed=args.seed, mix=MIXES[args.trial])
+    r = clipbook.train_clip(train.images, train.all_captions(), knobs["model"], epochs=knobs["epochs"],
+                            batch_size=knobs["batch_size"], lr=knobs["lr"], seed=args.seed, device="cpu")
+    model, tokenizer = r.model.eval(), r.tokenizer
+    val = world.dataset(knobs["n_val"], split="val", seed=args.seed + 1)
+    texts = list(dict.fromkeys(val.captions))
+    with torch.no_grad():
+        sim = clipbook.encode_images(model, val.images, "cpu") @ clipbook.encode_texts(model, tokenizer, texts, "cpu").T
+        scene_of = {}
+        for s in val.scenes:
+            scene_of.setdefault(s.caption, s)
+        by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        for s, j in zip(val.scenes, sim.argmax(1).tolist()):
+            by_kind[s.kind][miss_cause(s, scene_of[texts[j]])] += 1
+        report = {"trial": args.trial, "seed": args.seed, "train_seconds": r.train_seconds,
+                  "checkpoint": str(r.checkpoint), "recall@1": sum(c["none"] for c in by_kind.values()) / len(val),
+                  "by_kind": {k: {"n": sum(c.values()), "recall@1": c["none"] / sum(c.values()),
+                                  "misses": dict(c.most_common())} for k, c in by_kind.items()},
+                  "position_text_cosine": position_cosines(model, tokenizer),
+                  "side_probe": side_probe(model, world, args.seed)}
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
