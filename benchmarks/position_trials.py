@@ -4,6 +4,7 @@
     python benchmarks/position_trials.py --trial baseline --seed 0    # notebook 01's quick recipe
     python benchmarks/position_trials.py --trial no-pairs --seed 0    # pairs replaced by counts
     python benchmarks/position_trials.py --trial reworded --seed 0    # mirror images in phrases of other forms
+    python benchmarks/position_trials.py --batch-size 256 --epochs 20 --lr 1e-3   # the same steps, 4x the batch
 
 Each trial trains notebook 01's quick recipe (16,384 images x 5 epochs, batch 64; loaded from data/checkpoints
 when trained before) and prints, for 1,000 validation pairs: recall@1 and the `miss_cause` counts per scene
@@ -67,10 +68,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trial", choices=sorted(MIXES), default="baseline")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, help="instead of the quick profile's 64")
+    parser.add_argument("--epochs", type=int, help="instead of the quick profile's 5")
+    parser.add_argument("--lr", type=float, help="instead of the quick profile's 5e-4")
+    parser.add_argument("--n-val", type=int, help="validation pairs, instead of the quick profile's 1,000")
     args = parser.parse_args()
     if args.trial == "reworded":
         shapes.POSITIONS.update(REWORDED)  # captions are made from scenes when asked for, so this rewords all
-    knobs = profile_knobs("pretraining", "quick")
+    knobs = profile_knobs("pretraining", "quick", batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
+                         n_val=args.n_val)
     world = clipbook.world_for(knobs["model"])
     train = world.dataset(knobs["n_train"], split="train", seed=args.seed, mix=MIXES[args.trial])
     r = clipbook.train_clip(train.images, train.all_captions(), knobs["model"], epochs=knobs["epochs"],
@@ -87,6 +93,7 @@ def main() -> None:
         for s, j in zip(val.scenes, sim.argmax(1).tolist()):
             by_kind[s.kind][miss_cause(s, scene_of[texts[j]])] += 1
         report = {"trial": args.trial, "seed": args.seed, "train_seconds": r.train_seconds,
+                  **{k: knobs[k] for k in ("batch_size", "epochs", "lr", "n_val")},
                   "checkpoint": str(r.checkpoint), "recall@1": sum(c["none"] for c in by_kind.values()) / len(val),
                   "by_kind": {k: {"n": sum(c.values()), "recall@1": c["none"] / sum(c.values()),
                                   "misses": dict(c.most_common())} for k, c in by_kind.items()},
