@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=str(Path(__file__).with_name("gpu.json")))
     parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU: checks the script runs")
+    parser.add_argument("--modes", choices=("both", "eager", "compiled"), default="both",
+                        help="eager and compiled measurements, or one kind (a lease that has the other already)")
     args = parser.parse_args(argv)
     if args.smoke:
         device, plan = "cpu", SMOKE_PLAN
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         raise SystemExit("run_gpu.py needs a CUDA GPU (or --smoke); the CPU set is run_cpu.py (make bench).")
     parts = args.only or PARTS
+    modes = {"both": (False, True), "eager": (False,), "compiled": (True,)}[args.modes]
     peak = args.peak_tflops * 1e12
     out = Path(args.out)
     start = time.perf_counter()
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     # every eager figure before any compiled one: compiling costs minutes, and a run cut short by the lease's
     # time limit (gpu_session.sh budget) keeps what it measured first
     failed = 0
-    for compile in plan["compile"]:
+    for compile in [c for c in plan["compile"] if c in modes]:
         if "clip" in parts:
             for model, batch, steps in plan["clip"]:
                 entry = attempt(lambda: bench_clip.measure(model, batch, steps, device, peak, compile=compile),
@@ -96,10 +99,10 @@ def main(argv: list[str] | None = None) -> dict:
                 failed += "error" in entry
                 results["simclr"].append(entry)
                 save()
-    if "data" in parts and results.get("clip") and "error" not in results["clip"][0]:
+    first = results["clip"][0] if results.get("clip") else None
+    if "data" in parts and first is not None and "error" not in first and not first["compile"]:
         # the notebooks render once and keep the uint8 corpus on the GPU; this says how rendering compares
         # with the training it feeds (the first CLIP model, eager, at the size it is rendered for)
-        first = results["clip"][0]
         size = clipbook.world_for(first["model"]).image_size
         results["data_over_training_ratio"] = (results["shapes_images_per_second"][f"{size}px"]
                                                / first["clipbook_samples_per_second"])
