@@ -17,7 +17,7 @@ PROFILE_TABLES: dict[str, dict[str, dict[str, Any]]] = {
     # (benchmarks/RESULTS.md, issue 12)
     "pretraining": {
         # sweep_epochs: each batch-size sweep run's epochs. On an H100 the full profile's sweep at its 10 epochs
-        # (62,500 optimizer steps at batch 32) was still on its first run after 4 minutes; at 2 it is 12,500.
+        # (62,500 optimizer steps at batch 32) was still on its first run when a 255-s call ended; at 2: 12,500.
         "quick": dict(model="clipbook-tiny", n_train=16_384, n_val=1_000, epochs=5, batch_size=64, lr=5e-4,
                       sweep=[], sweep_epochs=5),
         "full": dict(model="clipbook-small", n_train=200_000, n_val=2_000, epochs=10, batch_size=1024, lr=2e-3,

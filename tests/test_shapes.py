@@ -189,3 +189,12 @@ def test_miss_cause_names_what_a_wrong_caption_gets_wrong():
     assert is_where_cause("position (mirrored)") and is_where_cause("relation")
     assert not is_where_cause("shape+position (mirrored)") and not is_where_cause("none")
     assert not is_where_cause(SAME_MEANING)
+    # every label is made of the documented causes
+    from clipbook.data import WHAT_CAUSES, WHERE_CAUSES
+    labels = {miss_cause(truth, _single(position=p, colour=c, shape=s, size=z)) for p in POSITIONS
+              for c in ("red", "blue") for s in ("circle", "star") for z in ("large", "small")}
+    labels |= {miss_cause(pair, other) for other in (_pair(relation="above"), _pair(b=("blue", "cross")), truth,
+                                                      _pair(a=("blue", "circle"), b=("red", "star")))}
+    assert len(labels) > 10
+    for label in labels - {"none"}:
+        assert set(label.split("+")) <= set(WHERE_CAUSES) | set(WHAT_CAUSES) | {SAME_MEANING}, label

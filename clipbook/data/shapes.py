@@ -157,7 +157,7 @@ def miss_cause(truth: Scene, guess: Scene) -> str:
 
     A single shape's or a count's differing attributes are joined with "+" ("shape+position (mirrored)"); a
     position is "mirrored" when the guess is the truth's mirror image across the vertical or the horizontal
-    midline or the centre (top left -> top right, bottom, or bottom right), "other" otherwise. A pair is
+    midline or the centre (top left -> top right, bottom left or bottom right), "other" otherwise. A pair is
     SAME_MEANING when the guess says the same thing the other way round (two canonical captions for one
     layout), "relation" when it names the same two objects otherwise, "colours swapped" when it names the
     same colours and shapes bound differently, else "an object". Different scene kinds: "scene kind".
