@@ -65,6 +65,7 @@ def test_01_misses_are_mostly_where_not_what(nb01):
     cos = nb01["position_text_cosine"]
     assert cos["mirrored"] - cos["other"] >= 0.1
 
+
 def test_01_checkpoint_opens_in_plain_open_clip(nb01):
     path = Path(nb01["checkpoint"])
     assert path.suffix == ".safetensors" and path.is_file()
