@@ -62,6 +62,9 @@ class TrainResult:
     evaluations: dict[str, list[float]] = field(default_factory=dict)
     resumed_from: int | None = None
     local_dir: Path | None = None  # a CLIP's open_clip `local-dir:` copy of the checkpoint (train_clip)
+    # "bf16" (autocast) or "fp32": what the steps ran in; None for a checkpoint saved before it was recorded. On a CPU
+    # with native bf16 the engine chooses by a timing probe, and the two can train measurably different models.
+    precision: str | None = None
 
     @property
     def samples_per_second(self) -> float:
@@ -342,9 +345,12 @@ def load_cached(path: Path | None, load: Callable[[Path], torch.nn.Module], mode
     except ValueError as e:
         print(f"Ignoring unusable cached checkpoint: {e}")
         return None
-    print(f"Loaded cached checkpoint {path} (trained in {info.get('train_seconds', 0):.0f} s).")
+    precision = info.get("precision")
+    print(f"Loaded cached checkpoint {path} (trained in {info.get('train_seconds', 0):.0f} s"
+          + (f", {precision})." if precision else ")."))
     return TrainResult(net, tokenizer, model_name, path, info.get("history", {}), info.get("train_seconds", 0.0),
-                       info.get("samples_seen", 0), loaded=True, evaluations=info.get("evaluations", {}))
+                       info.get("samples_seen", 0), loaded=True, evaluations=info.get("evaluations", {}),
+                       precision=precision)
 
 
 def _rng_state(gen: torch.Generator, order: torch.Tensor | None) -> dict[str, Any]:
@@ -488,6 +494,7 @@ def fit(
     net = distributed.wrap(model, ctx)
     net = torch.compile(net) if compile else net  # the plain model is what is updated and saved
     amp = training_autocast(method, n, batch_size, ctx, data_device)
+    precision = "bf16" if amp.fast_dtype == torch.bfloat16 and amp._enabled else "fp32"
     evaluate_at = set(int(s) for s in eval_at)
 
     start_time = time.perf_counter()
@@ -547,10 +554,10 @@ def fit(
             save_checkpoint(model, checkpoint, method.name,
                             {**(metadata or {}), "history": history, "evaluations": evaluations,
                              "train_seconds": seconds, "samples_seen": steps * batch_size, "n_train": n,
-                             "world_size": ctx.world_size, "resumed_from": first or None})
+                             "world_size": ctx.world_size, "resumed_from": first or None, "precision": precision})
             state_file.unlink(missing_ok=True)
             print(f"Saved checkpoint {checkpoint}")
         distributed.barrier(ctx)
         saved = checkpoint
     return TrainResult(model, method.tokenizer, method.name, saved, history, seconds, steps * batch_size,
-                       evaluations=evaluations, resumed_from=first or None)
+                       evaluations=evaluations, resumed_from=first or None, precision=precision)

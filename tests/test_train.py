@@ -48,6 +48,9 @@ def test_rerun_loads_the_cached_checkpoint(tiny_data, tmp_data):
     again = clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", **kw)
     assert again.loaded and again.checkpoint == first.checkpoint
     assert again.history == first.history and again.train_seconds == first.train_seconds
+    # the precision the steps ran in is kept with the checkpoint and comes back with it
+    assert first.precision in ("bf16", "fp32") and again.precision == first.precision
+    assert clipbook.checkpoint_info(first.checkpoint)["precision"] == first.precision
     for (k, a), b in zip(first.model.state_dict().items(), again.model.state_dict().values()):
         assert torch.equal(a, b), k
     other = clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", **{**kw, "lr": 2e-3})
@@ -318,6 +321,7 @@ def test_bf16_autocast_on_the_cpu_trains_an_fp32_model(tiny_data, monkeypatch):
                             batch_size=16, device="cpu", progress=False, cache=False)
     assert all(math.isfinite(v) for v in r.history["loss"]) and len(r.history["loss"]) == 2
     assert {p.dtype for p in r.model.parameters()} == {torch.float32}
+    assert r.precision == "bf16"
 
 
 @pytest.mark.parametrize("speedup, bf16", [(1.9, True), (0.7, False)])
@@ -345,15 +349,15 @@ def test_a_native_bf16_cpu_trains_in_bf16_only_where_it_measured_faster(tiny_dat
         return m
 
     monkeypatch.setattr(train_module, "clip_method", method_with_spy)
-    clipbook.train_clip(tiny_data.images[:32], tiny_data.all_captions()[:32], "clipbook-tiny", epochs=1,
-                        batch_size=16, device="cpu", progress=False, cache=False)
-    assert seen == [bf16, bf16]
+    r = clipbook.train_clip(tiny_data.images[:32], tiny_data.all_captions()[:32], "clipbook-tiny", epochs=1,
+                            batch_size=16, device="cpu", progress=False, cache=False)
+    assert seen == [bf16, bf16] and r.precision == ("bf16" if bf16 else "fp32")
     assert f"measured {speedup:.2f}x as fast as full precision for clipbook-tiny at batch 16" in capsys.readouterr().out
     monkeypatch.setenv("CLIPBOOK_CPU_BF16", "0")  # an override is obeyed, not measured
     seen.clear()
-    clipbook.train_clip(tiny_data.images[:32], tiny_data.all_captions()[:32], "clipbook-tiny", epochs=1,
-                        batch_size=16, device="cpu", progress=False, cache=False)
-    assert seen == [False, False]
+    r = clipbook.train_clip(tiny_data.images[:32], tiny_data.all_captions()[:32], "clipbook-tiny", epochs=1,
+                            batch_size=16, device="cpu", progress=False, cache=False)
+    assert seen == [False, False] and r.precision == "fp32"
 
 
 def test_the_bf16_measurement_leaves_the_run_as_it_was(tiny_data):
