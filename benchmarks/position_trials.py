@@ -60,7 +60,9 @@ def side_probe(model, world, seed: int) -> dict:
     edge = column != 1
     features = clipbook.encode_images(model, singles.images, "cpu").numpy()[edge]
     pixels = singles.images.reshape(len(singles), -1)[edge].astype(np.float32) / 255
-    score = lambda x: float(cross_val_score(LogisticRegression(max_iter=3000), x, column[edge], cv=5).mean())  # noqa
+
+    def score(x: np.ndarray) -> float:
+        return float(cross_val_score(LogisticRegression(max_iter=3000), x, column[edge], cv=5).mean())
     return {"image_features": score(features), "pixels": score(pixels), "n": int(edge.sum())}
 
 
@@ -92,7 +94,7 @@ def main() -> None:
         by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         for s, j in zip(val.scenes, sim.argmax(1).tolist()):
             by_kind[s.kind][miss_cause(s, scene_of[texts[j]])] += 1
-        report = {"trial": args.trial, "seed": args.seed, "train_seconds": r.train_seconds,
+        report = {"trial": args.trial, "seed": args.seed, "train_seconds": r.train_seconds, "precision": r.precision,
                   **{k: knobs[k] for k in ("batch_size", "epochs", "lr", "n_val")},
                   "checkpoint": str(r.checkpoint), "recall@1": sum(c["none"] for c in by_kind.values()) / len(val),
                   "by_kind": {k: {"n": sum(c.values()), "recall@1": c["none"] / sum(c.values()),
