@@ -198,3 +198,36 @@ def test_miss_cause_names_what_a_wrong_caption_gets_wrong():
     assert len(labels) > 10
     for label in labels - {"none"}:
         assert set(label.split("+")) <= set(WHERE_CAUSES) | set(WHAT_CAUSES) | {SAME_MEANING}, label
+
+
+def test_hard_negatives_are_the_captions_of_the_mirror_image_or_the_inverted_relation(world):
+    """A phrasing's hard negatives are that phrasing of another scene that differs only in where: a single shape's
+    mirror-image cells (none for the centre, none for a phrasing without a position), a pair's inverted relation
+    (none for "and" and the distance phrasing); counts have none. None of them is true of the scene."""
+    from clipbook.data import mirror_cells, miss_cause
+    assert mirror_cells((0, 0)) == {(0, 2), (2, 0), (2, 2)} and mirror_cells((1, 2)) == {(1, 0)}
+    assert mirror_cells((1, 1)) == set()
+    for cell in POSITIONS:
+        truth = _single(position=cell)
+        negatives = truth.hard_negatives()
+        assert len(negatives) == len(truth.captions())
+        for j, (caption, negs) in enumerate(zip(truth.captions(), negatives)):
+            mirrored = sorted(mirror_cells(cell)) if POSITIONS[cell] in caption else []
+            assert negs == [_single(position=m).captions()[j] for m in mirrored], (cell, caption)
+            assert {miss_cause(truth, _single(position=m)) for m in mirrored} <= {"position (mirrored)"}
+            assert not set(negs) & set(truth.captions())
+    assert sum(map(len, _single(position=(0, 0)).hard_negatives())) == 6  # two phrasings name the position
+    assert _single(position=(1, 1)).hard_negatives() == [[]] * 5
+    for relation in RELATIONS:
+        pair = _pair(relation=relation)
+        inverted = _pair(relation=INVERSE_RELATION[relation])
+        assert miss_cause(pair, inverted) == "relation"
+        negatives = pair.hard_negatives()
+        assert [bool(n) for n in negatives] == [True, True, True, False, False]
+        assert [n[0] for n in negatives[:3]] == inverted.captions()[:3]
+        assert not {t for n in negatives for t in n} & set(pair.captions())
+    data = world.dataset(60, split="train", seed=3, cache=False)
+    negatives = data.hard_negatives()
+    assert [len(n) for n in negatives] == [len(c) for c in data.all_captions()]
+    assert all(n == [[]] * len(s.captions()) for n, s in zip(negatives, data.scenes) if s.kind == "count")
+    assert any(t for n in negatives for per in n for t in per)

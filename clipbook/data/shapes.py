@@ -48,6 +48,13 @@ POSITIONS = {
     (2, 0): "in the bottom left", (2, 1): "at the bottom", (2, 2): "in the bottom right",
 }
 DEFAULT_MIX = {"single": 0.5, "count": 0.25, "pair": 0.25}
+
+
+def mirror_cells(cell: tuple[int, int]) -> set[tuple[int, int]]:
+    """The cell's mirror images in the 3x3 grid, across the vertical or the horizontal midline or the centre
+    (top left -> top right, bottom left, bottom right); the centre has none."""
+    (r, c), last = cell, 2  # rows and columns run 0..2
+    return {(r, last - c), (last - r, c), (last - r, last - c)} - {cell}
 _CACHE_VERSION = 2
 
 
@@ -129,6 +136,23 @@ class Scene:
             f"{first} {self.distance} {second}",
         ]
 
+    def hard_negatives(self) -> list[list[str]]:
+        """For each of `captions()`, the captions that say the same except *where*, and so are false of this scene
+        (NegCLIP's hard negatives, for `train_clip(hard_negatives=...)`): a single shape in each mirror image of its
+        cell, a pair with its relation inverted. Empty for a phrasing that says no position or relation, for the
+        centre (no mirror image) and for counts."""
+        captions = self.captions()
+        if self.kind == "single":
+            where = POSITIONS[self.position]
+            return [[c.replace(where, POSITIONS[m]) for m in sorted(mirror_cells(self.position))] if where in c
+                    else [] for c in captions]
+        if self.kind == "pair":
+            first, second = a(self.objects[0].name), a(self.objects[1].name)
+            rel, inv = self.relation, INVERSE_RELATION[self.relation]
+            return [[f"{first} {relation_phrase(inv)} {second}"], [f"{second} {relation_phrase(rel)} {first}"],
+                    [f"a photo of {first} {inv} {second}"], [], []]
+        return [[] for _ in captions]
+
     @property
     def caption(self) -> str:
         """The canonical caption: the one evaluation uses."""
@@ -181,9 +205,7 @@ def miss_cause(truth: Scene, guess: Scene) -> str:
     if truth.kind == "count" and truth.count != guess.count:
         parts.append("count")
     if truth.kind == "single" and truth.position != guess.position:
-        (r, c), last = truth.position, 2  # the 3x3 grid's rows and columns run 0..2
-        mirrors = {(r, last - c), (last - r, c), (last - r, last - c)}
-        parts.append("position (mirrored)" if guess.position in mirrors else "position (other)")
+        parts.append("position (mirrored)" if guess.position in mirror_cells(truth.position) else "position (other)")
     return "+".join(parts)
 
 
@@ -219,6 +241,10 @@ class ShapesData:
     def all_captions(self) -> list[list[str]]:
         """Every phrasing of every image, canonical first."""
         return [s.captions() for s in self.scenes]
+
+    def hard_negatives(self) -> list[list[list[str]]]:
+        """Every image's `Scene.hard_negatives`, aligned with `all_captions()`."""
+        return [s.hard_negatives() for s in self.scenes]
 
     def subset(self, index: Sequence[int] | np.ndarray) -> "ShapesData":
         index = np.asarray(index, dtype=np.int64)
