@@ -5,15 +5,20 @@ over the N x N similarities of a batch, each image with one of its caption phras
 with a learned logit bias, SigLIP's, train with ``SigLipLoss``) and the after-step hook (the logit scale clamped
 at ln 100, as in the CLIP paper: open_clip's model does not clamp it itself, its training script does). The loop,
 optimizer, schedule, autocast, caching, checkpoints and resumable runs are the engine's (``clipbook.engine``).
+With ``hard_negatives`` the batch -> loss function is NegCLIP's (``negclip_loss``): each image is also scored
+against false captions that differ from its own in one detail.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import open_clip
 import torch
+import torch.nn.functional as F
 
 from . import distributed, engine
 from .engine import TrainResult
@@ -76,21 +81,87 @@ def clip_loss_fn(loss: str, model_name: str, ctx: distributed.Context):
                               rank=ctx.rank, world_size=ctx.world_size)
 
 
+def negclip_loss(image_features: torch.Tensor, text_features: torch.Tensor, negative_features: torch.Tensor,
+                 has_negative: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """NegCLIP's loss (Yuksekgonul et al., 2023, "When and why vision-language models behave like bags-of-words"):
+    CLIP's symmetric cross-entropy, where each image is scored against the batch's N captions and also against
+    their N hard negatives (row i of `negative_features` is a false caption close to caption i; a row whose
+    `has_negative` is 0 is left out), and each caption against the batch's N images as in CLIP. With no negatives
+    it is open_clip's ``ClipLoss`` (tests)."""
+    n = len(image_features)
+    per_image = logit_scale * image_features @ torch.cat([text_features, negative_features]).T  # (N, 2N)
+    left_out = torch.cat([torch.zeros(n, dtype=torch.bool, device=per_image.device), has_negative <= 0.5])
+    per_image = per_image.masked_fill(left_out[None, :], float("-inf"))
+    labels = torch.arange(n, device=per_image.device)
+    per_text = logit_scale * text_features @ image_features.T
+    return (F.cross_entropy(per_image, labels) + F.cross_entropy(per_text, labels)) / 2
+
+
+def tokenize_negatives(tokenizer, hard_negatives: Sequence[Sequence[Sequence[str]]],
+                       k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tokenize each distinct hard negative once: returns (table (U, context), index (N, k, M) into the table,
+    -1 where a phrasing has fewer than M). An image with fewer than k phrasings repeats its last one's, as
+    `tokenize_phrasings` repeats the phrasing."""
+    unique: dict[str, int] = {}
+    width = max([len(per) for image in hard_negatives for per in image] + [1])
+    index = np.full((len(hard_negatives), k, width), -1, dtype=np.int64)
+    for i, image in enumerate(hard_negatives):
+        for j in range(k):
+            for m, text in enumerate(image[min(j, len(image) - 1)]):
+                index[i, j, m] = unique.setdefault(text, len(unique))
+    table = tokenizer(list(unique)) if unique else tokenizer([""])
+    return table, torch.from_numpy(index)
+
+
+def check_hard_negatives(hard_negatives: Sequence[Sequence[Sequence[str]]], captions: Sequence[Sequence[str]],
+                         loss: str, model_name: str) -> None:
+    """One list per image, holding a list of false captions (possibly empty) per phrasing of that image; only
+    with the softmax loss (NegCLIP's)."""
+    if check_loss(loss, model_name) != "softmax":
+        raise ValueError(f"hard_negatives is not allowed with the sigmoid loss (MODEL={model_name!r}): NegCLIP's "
+                         "loss is the softmax one; use a config without a logit bias, e.g. 'clipbook-tiny'.")
+    if isinstance(hard_negatives, (str, bytes)) or len(hard_negatives) != len(captions):
+        got = repr(hard_negatives) if isinstance(hard_negatives, (str, bytes)) else f"{len(hard_negatives)} entries"
+        raise ValueError(f"hard_negatives has {got} for {len(captions)} images: give one list per image, holding "
+                         "a list of false captions (possibly empty) for each of its phrasings.")
+    for i, (negs, phrasings) in enumerate(zip(hard_negatives, captions)):
+        if isinstance(negs, (str, bytes)) or len(negs) != len(phrasings) \
+                or any(isinstance(per, (str, bytes)) or not all(isinstance(t, str) for t in per) for per in negs):
+            raise ValueError(f"hard_negatives[{i}]={negs!r} is not allowed: image {i} has {len(phrasings)} "
+                             "phrasings, so give a list of that many lists of strings (each the false captions "
+                             "for one phrasing, [] for none).")
+
+
 def clip_method(model_name: str, clip: torch.nn.Module, tokenizer, x_all: torch.Tensor,
-                captions: Sequence[Sequence[str]], ctx: distributed.Context, loss: str = "auto") -> engine.Method:
-    """CLIP's pieces for the engine: the model, the batch -> loss function and the logit-scale clamp."""
+                captions: Sequence[Sequence[str]], ctx: distributed.Context, loss: str = "auto",
+                hard_negatives: Sequence[Sequence[Sequence[str]]] | None = None) -> engine.Method:
+    """CLIP's pieces for the engine: the model, the batch -> loss function and the logit-scale clamp. With
+    `hard_negatives` (one process only), NegCLIP's loss, with one of the drawn phrasing's negatives at random."""
     dev = ctx.device
     normalize = normalizer(clip, dev)
     table, phrasing = engine.on_device(ctx, *tokenize_phrasings(tokenizer, captions))
     loss_fn = clip_loss_fn(loss, model_name, ctx)
+    if hard_negatives is not None:
+        neg_table, neg_index = engine.on_device(ctx, *tokenize_negatives(tokenizer, hard_negatives,
+                                                                         phrasing.shape[1]))
 
     def batch_loss(net, idx, gen):
         # every rank draws the same global batch and phrasings, and takes its own share of them
         pick = torch.randint(phrasing.shape[1], (len(idx),), generator=gen, device=idx.device)
         idx, pick = distributed.shard(idx, ctx), distributed.shard(pick, ctx)
         texts = table[phrasing[idx, pick]].to(dev, non_blocking=True)
-        outputs = net(normalize(x_all[idx]), texts)  # (image, text, scale) or, with a logit bias, (..., bias)
-        return fp32_loss(loss_fn, *outputs), {"logit_scale": outputs[2]}
+        if hard_negatives is None:
+            outputs = net(normalize(x_all[idx]), texts)  # (image, text, scale) or, with a logit bias, (..., bias)
+            return fp32_loss(loss_fn, *outputs), {"logit_scale": outputs[2]}
+        options = neg_index[idx, pick]  # (n, M), -1 where none
+        draw = torch.rand(options.shape, generator=gen, device=options.device).masked_fill(options < 0, -1.0)
+        negative = options.gather(1, draw.argmax(1, keepdim=True)).squeeze(1)  # one at random, -1 for none
+        texts = torch.cat([texts, neg_table[negative.clamp(min=0)].to(dev, non_blocking=True)])
+        image, text, scale = net(normalize(x_all[idx]), texts)
+        n = len(image)
+        has = (negative >= 0).to(dev)
+        return fp32_loss(negclip_loss, image, text[:n], text[n:], has, scale), {
+            "logit_scale": scale, "with_negative": has.float().mean()}
 
     return engine.Method(model_name, clip, batch_loss, after_step=lambda: clamp_logit_scale(clip),
                          tokenizer=tokenizer)
@@ -119,6 +190,7 @@ def train_clip(
     resume_steps: int | None = None,
     evaluate: Callable[[torch.nn.Module, Any], dict[str, float]] | None = None,
     eval_at: Sequence[int] = (),
+    hard_negatives: Sequence[Sequence[Sequence[str]]] | None = None,
 ) -> TrainResult:
     """Train `model_name` (an open_clip config) on images and their caption phrasings: from scratch, or fine-tune
     the weights `pretrained` names (an open_clip tag, a checkpoint file; see `models.create_clip`).
@@ -130,7 +202,10 @@ def train_clip(
     `resume_steps`); the finished one is written there (temporary file, then rename). `compile=True` runs
     the steps through `torch.compile` (worth it on a GPU for long runs; the checkpoint is the same model).
     `evaluate(model, tokenizer)` returns scalars recorded in `result.evaluations` after each step count in
-    `eval_at`, beside "step", "samples" and "seconds" (training seconds, evaluations left out)."""
+    `eval_at`, beside "step", "samples" and "seconds" (training seconds, evaluations left out).
+    `hard_negatives`: for every image, for each of its phrasings, captions that are false of it though close
+    (e.g. `ShapesData.hard_negatives()`: the mirror-image position, the inverted relation); the loss is then
+    NegCLIP's (`negclip_loss`), softmax only, in one process."""
     check_model_name(model_name)
     if model_name.startswith(LOCAL_DIR):  # its checkpoints could not be told apart from the folder's own weights
         raise ValueError(f"MODEL={model_name!r} is not allowed for training: name the folder's open_clip config "
@@ -140,12 +215,20 @@ def train_clip(
     check_loss(loss, model_name)
     if len(captions) != len(images):
         raise ValueError(f"captions has {len(captions)} entries for {len(images)} images: give one list per image.")
+    if hard_negatives is not None:
+        check_hard_negatives(hard_negatives, captions, loss, model_name)
     ctx, x_all = engine.start(images, batch_size, lr, warmup, weight_decay, compile, device)
+    if hard_negatives is not None and ctx.distributed:
+        raise ValueError(f"hard_negatives is not allowed under torchrun ({ctx.world_size} processes): NegCLIP's loss "
+                         "here gathers no negatives across processes; train in one process.")
     params = {"v": _TRAIN_VERSION, "model": model_name, "epochs": epochs, "batch_size": batch_size, "lr": lr,
               "weight_decay": weight_decay, "warmup": warmup, "seed": seed,
               "config": model_config(model_name)}
     if loss != "auto":
         params["loss"] = loss
+    if hard_negatives is not None:  # NegCLIP's loss over these negatives, named by a digest of them
+        params["hard_negatives"] = hashlib.sha256(json.dumps([[list(per) for per in negs] for negs in hard_negatives])
+                                                  .encode()).hexdigest()[:16]
     if pretrained not in (None, ""):
         params["pretrained"] = _weights_id(pretrained)
     path = engine.checkpoint_path(model_name, engine.fingerprint(params, x_all, texts=captions),
@@ -155,7 +238,7 @@ def train_clip(
         seed_everything(seed)
         clip, tokenizer, _ = create_clip(model_name, pretrained, device=ctx.device)
         (x_dev,) = engine.on_device(ctx, x_all)
-        method = clip_method(model_name, clip, tokenizer, x_dev, captions, ctx, loss)
+        method = clip_method(model_name, clip, tokenizer, x_dev, captions, ctx, loss, hard_negatives)
         if evaluate is not None:
             method.evaluate = lambda: evaluate(clip, tokenizer)
         return engine.fit(

@@ -7,8 +7,10 @@ import sys
 import time
 
 import numpy as np
+import open_clip
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors import safe_open
 
 import clipbook
@@ -394,3 +396,63 @@ def test_the_bf16_measurement_keeps_each_precisions_fastest_round(monkeypatch):
     method = engine.Method("probe", torch.nn.Linear(2, 1), loss)
     speedup = engine._bf16_speedup(method, 4, 4, torch.device("cpu"), repeats=2, rounds=3)
     assert calls["bf16"] == 8 and 1.5 < speedup < 2.5, speedup
+
+
+def test_negclip_loss_is_clip_loss_plus_the_hard_negatives():
+    """With every negative left out NegCLIP's loss is open_clip's ClipLoss; a negative that sits nearer its image
+    than the true caption raises it, one far from every image adds almost nothing."""
+    from clipbook.train import negclip_loss
+    g = torch.Generator().manual_seed(0)
+    img, txt = (F.normalize(torch.randn(8, 16, generator=g), dim=-1) for _ in range(2))
+    scale = torch.tensor(14.3)
+    none = torch.zeros(8)
+    reference = open_clip.ClipLoss()(img, txt, scale)
+    assert negclip_loss(img, txt, torch.randn(8, 16), none, scale) == pytest.approx(float(reference), abs=1e-5)
+    near = F.normalize(img + 0.01 * torch.randn(8, 16, generator=g), dim=-1)  # almost the image itself
+    assert negclip_loss(img, txt, near, torch.ones(8), scale) > reference + 0.5
+    # a trained model's captions sit near their images: then negatives opposite them (each is scored by every
+    # image of the batch) add almost nothing
+    aligned = F.normalize(img + 0.1 * torch.randn(8, 16, generator=g), dim=-1)
+    trained = open_clip.ClipLoss()(img, aligned, scale)
+    assert trained < 0.01 and negclip_loss(img, aligned, -img, torch.ones(8), scale) < trained + 0.005
+    only_first = torch.zeros(8)
+    only_first[0] = 1
+    assert reference < negclip_loss(img, txt, near, only_first, scale) < negclip_loss(img, txt, near, torch.ones(8),
+                                                                                         scale)
+
+
+def test_train_clip_with_hard_negatives_is_its_own_run(tiny_data, tmp_data):
+    """NegCLIP's loss trains through the same engine; its checkpoint is not the one trained without negatives,
+    nor the one trained with other negatives, and a rerun loads it."""
+    images, captions, negatives = tiny_data.images, tiny_data.all_captions(), tiny_data.hard_negatives()
+    kwargs = dict(epochs=1, batch_size=16, device="cpu", progress=False)
+    plain = clipbook.train_clip(images, captions, "clipbook-tiny", **kwargs)
+    neg = clipbook.train_clip(images, captions, "clipbook-tiny", hard_negatives=negatives, **kwargs)
+    assert neg.checkpoint != plain.checkpoint and not neg.loaded
+    assert all(math.isfinite(v) for v in neg.history["loss"])
+    assert 0 < np.mean(neg.history["with_negative"]) < 1  # singles and pairs have negatives, counts do not
+    fewer = [[per[:1] for per in n] for n in negatives]
+    other = clipbook.train_clip(images, captions, "clipbook-tiny", hard_negatives=fewer, **kwargs)
+    assert other.checkpoint not in (neg.checkpoint, plain.checkpoint)
+    again = clipbook.train_clip(images, captions, "clipbook-tiny", hard_negatives=negatives, **kwargs)
+    assert again.loaded and again.checkpoint == neg.checkpoint
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda n: n[:-1], r"hard_negatives has 63 entries for 64 images"),
+    (lambda n: "a red circle", r"hard_negatives has 'a red circle' for 64 images"),
+    (lambda n: [x[:-1] for x in n], r"hard_negatives\[0\]=.* is not allowed: image 0 has 5 phrasings"),
+    (lambda n: [["a red circle"] * len(x) for x in n], r"hard_negatives\[0\]=.* give a list of that many lists"),
+])
+def test_bad_hard_negatives_are_refused(tiny_data, change, message):
+    with pytest.raises(ValueError, match=message):
+        clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", epochs=1, batch_size=16,
+                            device="cpu", progress=False, cache=False,
+                            hard_negatives=change(tiny_data.hard_negatives()))
+
+
+def test_hard_negatives_need_the_softmax_loss(tiny_data):
+    with pytest.raises(ValueError, match=r"hard_negatives is not allowed with the sigmoid loss"):
+        clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny-sigmoid", epochs=1,
+                            batch_size=16, device="cpu", progress=False, cache=False,
+                            hard_negatives=tiny_data.hard_negatives())
