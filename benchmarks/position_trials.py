@@ -5,6 +5,8 @@
     python benchmarks/position_trials.py --trial no-pairs --seed 0    # pairs replaced by counts
     python benchmarks/position_trials.py --trial reworded --seed 0    # mirror images in phrases of other forms
     python benchmarks/position_trials.py --batch-size 256 --epochs 20 --lr 1e-3   # the same steps, 4x the batch
+    python benchmarks/position_trials.py --trial hard-negatives --seed 0   # NegCLIP's loss (notebook 01, section 8)
+    python benchmarks/position_trials.py --trial hard-negatives --negatives positions   # mirror images, no relations
 
 Each trial trains notebook 01's quick recipe (16,384 images x 5 epochs, batch 64; loaded from data/checkpoints
 when trained before) and prints, for 1,000 validation pairs: recall@1 and the `miss_cause` counts per scene
@@ -24,20 +26,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
 import clipbook
-from clipbook.data import miss_cause, shapes
+from clipbook.data import mirror_cells, miss_cause, shapes
 from clipbook.profiles import profile_knobs
+from clipbook.zeroshot import multiple_choice
 
 # "reworded": no two mirror images share a form ("in the top left" against "in the top right corner")
 REWORDED = {(0, 0): "in the top left", (0, 1): "at the top", (0, 2): "in the top right corner",
             (1, 0): "on the left", (1, 1): "in the centre", (1, 2): "at the right edge",
             (2, 0): "near the bottom left", (2, 1): "along the bottom", (2, 2): "in the lower right corner"}
-MIXES = {"baseline": None, "reworded": None, "no-pairs": {"single": 0.5, "count": 0.5, "pair": 0.0}}
+MIXES = {"baseline": None, "reworded": None, "no-pairs": {"single": 0.5, "count": 0.5, "pair": 0.0},
+         "hard-negatives": None}
 OBJECTS = ("large red circle", "small blue star", "large green square", "small yellow cross")
-
-
-def mirrors(cell: tuple[int, int]) -> set[tuple[int, int]]:
-    r, c = cell
-    return {(r, 2 - c), (2 - r, c), (2 - r, 2 - c)} - {cell}
 
 
 def position_cosines(model, tokenizer) -> dict:
@@ -48,8 +47,8 @@ def position_cosines(model, tokenizer) -> dict:
         t = clipbook.encode_texts(model, tokenizer, [f"a {obj} {shapes.POSITIONS[c]}" for c in cells], "cpu")
         sims.append((t @ t.T).numpy())
     sim = np.mean(sims, axis=0)
-    mirrored = [sim[i, j] for i, a in enumerate(cells) for j, b in enumerate(cells) if b in mirrors(a)]
-    other = [sim[i, j] for i, a in enumerate(cells) for j, b in enumerate(cells) if i != j and b not in mirrors(a)]
+    mirrored = [sim[i, j] for i, a in enumerate(cells) for j, b in enumerate(cells) if b in mirror_cells(a)]
+    other = [sim[i, j] for i, a in enumerate(cells) for j, b in enumerate(cells) if i != j and b not in mirror_cells(a)]
     return {"mirrored": float(np.mean(mirrored)), "other": float(np.mean(other))}
 
 
@@ -66,6 +65,29 @@ def side_probe(model, world, seed: int) -> dict:
     return {"image_features": score(features), "pixels": score(pixels), "n": int(edge.sum())}
 
 
+def zero_shot_where(model, tokenizer, world, seed: int) -> dict:
+    """Zero-shot multiple choice on "where" alone: notebook 05's spatial relation (a pair's two objects named, one
+    of four relations; chance 1/4) and a single shape's cell (its size, colour and shape named, one of nine
+    positions; chance 1/9)."""
+    rng = np.random.default_rng(seed)
+    pairs = world.dataset(360, split="val", seed=seed + 20, mix={"pair": 1.0})
+    cands, answers = [], []
+    for s in pairs.scenes:
+        first, second = s.objects if rng.random() < 0.5 else s.objects[::-1]
+        relation = s.relation if first is s.objects[0] else shapes.INVERSE_RELATION[s.relation]
+        cands.append([f"{shapes.a(first.name)} {shapes.relation_phrase(r)} {shapes.a(second.name)}"
+                      for r in shapes.RELATIONS])
+        answers.append(shapes.RELATIONS.index(relation))
+    relation = np.mean(multiple_choice(model, tokenizer, pairs.images, cands, "cpu") == np.array(answers))
+    singles = world.dataset(360, split="val", seed=seed + 21, mix={"single": 1.0, "count": 0.0, "pair": 0.0})
+    cells = list(shapes.POSITIONS)
+    cands = [[f"{shapes.a(f'{s.objects[0].size} {s.objects[0].name}')} {shapes.POSITIONS[c]}" for c in cells]
+             for s in singles.scenes]
+    answers = np.array([cells.index(s.position) for s in singles.scenes])
+    position = np.mean(multiple_choice(model, tokenizer, singles.images, cands, "cpu") == answers)
+    return {"spatial_relation": float(relation), "position": float(position), "n": len(answers)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trial", choices=sorted(MIXES), default="baseline")
@@ -74,6 +96,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="instead of the quick profile's 5")
     parser.add_argument("--lr", type=float, help="instead of the quick profile's 5e-4")
     parser.add_argument("--n-val", type=int, help="validation pairs, instead of the quick profile's 1,000")
+    parser.add_argument("--negatives", choices=["all", "positions"], default="all",
+                        help="with --trial hard-negatives: every hard negative, or the single shapes' mirror images only")
     args = parser.parse_args()
     if args.trial == "reworded":
         shapes.POSITIONS.update(REWORDED)  # captions are made from scenes when asked for, so this rewords all
@@ -81,8 +105,14 @@ def main() -> None:
                          n_val=args.n_val)
     world = clipbook.world_for(knobs["model"])
     train = world.dataset(knobs["n_train"], split="train", seed=args.seed, mix=MIXES[args.trial])
+    negatives = None
+    if args.trial == "hard-negatives":  # NegCLIP's loss over the world's hard negatives (notebook 01, section 8)
+        negatives = train.hard_negatives()
+        if args.negatives == "positions":  # the single shapes' mirror images only, no inverted relations
+            negatives = [n if s.kind == "single" else [[] for _ in n] for n, s in zip(negatives, train.scenes)]
     r = clipbook.train_clip(train.images, train.all_captions(), knobs["model"], epochs=knobs["epochs"],
-                            batch_size=knobs["batch_size"], lr=knobs["lr"], seed=args.seed, device="cpu")
+                            batch_size=knobs["batch_size"], lr=knobs["lr"], seed=args.seed, device="cpu",
+                            hard_negatives=negatives)
     model, tokenizer = r.model.eval(), r.tokenizer
     val = world.dataset(knobs["n_val"], split="val", seed=args.seed + 1)
     texts = list(dict.fromkeys(val.captions))
@@ -94,13 +124,15 @@ def main() -> None:
         by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         for s, j in zip(val.scenes, sim.argmax(1).tolist()):
             by_kind[s.kind][miss_cause(s, scene_of[texts[j]])] += 1
-        report = {"trial": args.trial, "seed": args.seed, "train_seconds": r.train_seconds, "precision": r.precision,
+        report = {"trial": args.trial, "negatives": args.negatives if negatives is not None else None,
+                  "seed": args.seed, "train_seconds": r.train_seconds, "precision": r.precision,
                   **{k: knobs[k] for k in ("batch_size", "epochs", "lr", "n_val")},
                   "checkpoint": str(r.checkpoint), "recall@1": sum(c["none"] for c in by_kind.values()) / len(val),
                   "by_kind": {k: {"n": sum(c.values()), "recall@1": c["none"] / sum(c.values()),
                                   "misses": dict(c.most_common())} for k, c in by_kind.items()},
                   "position_text_cosine": position_cosines(model, tokenizer),
-                  "side_probe": side_probe(model, world, args.seed)}
+                  "side_probe": side_probe(model, world, args.seed),
+                  "zero_shot_where": zero_shot_where(model, tokenizer, world, args.seed)}
     print(json.dumps(report, indent=1))
 
 
