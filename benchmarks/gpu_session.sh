@@ -96,8 +96,9 @@ faiss.__version__, 'papermill', papermill.__version__)"; } 2>&1 | tee "$OUT/gpu.
     if [ "$rest" -gt 30 ]; then
       metrics=outputs/01_contrastive_pretraining/metrics.json
       rm -f "$metrics"  # a metrics.json left by an earlier run must not pass for this one's
+      # NB01_PARAMS: runner options for it, e.g. NB01_PARAMS="-p SWEEP_BATCH_SIZES []" (no batch-size sweep)
       timeout -k 10 "$rest" $PY -m clipbook.runner --profile "$PROFILE" --device "$DEVICE" --output outputs \
-        --only 01 > "$OUT/suite_01.log" 2>&1
+        --only 01 ${NB01_PARAMS:-} > "$OUT/suite_01.log" 2>&1
       rc=$?; echo "suite 01: exit $rc (124 means cut at $rest s)" | tee -a "$OUT/suite_01.log"
       [ -f "$metrics" ] && cp "$metrics" "$OUT/metrics_01.json"
     fi

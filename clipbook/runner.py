@@ -72,13 +72,38 @@ def run_notebook(path: str | Path, output_root: str | Path | None = None, profil
     return json.loads(metrics_path.read_text())
 
 
+def parse_parameters(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """`-p NAME VALUE` pairs as notebook parameters, each value read as YAML, a number where YAML left one as text
+    (1e-3), as papermill's command line reads them.
+    NAME must be an upper-case parameter name: the notebooks' parameters are, and a typo should not pass."""
+    import yaml
+
+    parameters = {}
+    for name, value in pairs:
+        if not name.isidentifier() or name != name.upper():
+            raise SystemExit(f"-p {name} {value}: {name!r} is not allowed as a parameter name; the notebooks' "
+                             "parameters are upper-case names such as SEED or SWEEP_BATCH_SIZES.")
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads 1e-3 as a string; papermill's -p reads it as a number
+            try:
+                parsed = float(parsed) if parsed.strip().lower() not in ("nan", "inf", "-inf", "infinity") else parsed
+            except ValueError:
+                pass
+        parameters[name] = parsed
+    return parameters
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="auto", help="quick | full | auto (full with a CUDA GPU)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument("--output", default=None, help="output root (default: outputs/)")
     parser.add_argument("--only", nargs="*", default=None, help="notebook stems or numbers to run (default: all)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a notebook parameter, as papermill's -p: the value is read as YAML (3, 1e-3, true, "
+                             "[16, 64], null, or a string); repeat for several; every chosen notebook gets it")
     args = parser.parse_args(argv)
+    parameters = parse_parameters(args.parameter)
     check_choice("PROFILE", args.profile, ("auto",) + PROFILES)
     profile = resolve_profile(args.profile, args.device)
     chosen = notebooks()
@@ -89,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"profile={profile} device={args.device}: running {len(chosen)} notebooks")
     for path in chosen:
         start = time.perf_counter()
-        metrics = run_notebook(path, args.output, profile, args.device)
+        metrics = run_notebook(path, args.output, profile, args.device, parameters)
         print(f"{path.stem}: {time.perf_counter() - start:.0f} s, metrics: "
               + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in metrics.items() if not isinstance(v, (dict, list))))

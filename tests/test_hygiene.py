@@ -40,3 +40,18 @@ def test_colab_cell_without_clipbook_or_a_checkout_says_how_to_install(path, tmp
     done = subprocess.run([sys.executable, "-S", "-c", cell], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "ModuleNotFoundError: clipbook is not installed" in done.stderr
     assert "pip install -e" in done.stderr and "http" not in cell
+
+
+def test_the_runner_passes_parameters_read_as_yaml(monkeypatch, tmp_path):
+    """`python -m clipbook.runner -p NAME VALUE` hands every chosen notebook the parameter, the value read as YAML
+    (as papermill's -p); a name that is not an upper-case parameter is refused, naming it."""
+    from clipbook import runner
+    calls = []
+    monkeypatch.setattr(runner, "run_notebook", lambda path, out, profile, device, parameters: calls.append(
+        (path.stem[:2], profile, parameters)) or {})
+    assert runner.main(["--profile", "quick", "--device", "cpu", "--only", "01", "05", "-p", "SWEEP_BATCH_SIZES",
+                        "[16, 64]", "-p", "HARD_NEGATIVES", "false", "-p", "LR", "1e-3", "-p", "OUTPUT_DIR", "x"]) == 0
+    expected = {"SWEEP_BATCH_SIZES": [16, 64], "HARD_NEGATIVES": False, "LR": 1e-3, "OUTPUT_DIR": "x"}
+    assert calls == [("01", "quick", expected), ("05", "quick", expected)]
+    with pytest.raises(SystemExit, match="'seed' is not allowed as a parameter name"):
+        runner.main(["--profile", "quick", "--only", "01", "-p", "seed", "3"])
