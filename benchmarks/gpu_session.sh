@@ -14,7 +14,8 @@
 #
 #   bash benchmarks/gpu_session.sh budget 480      # GPU and versions, MFU and SimCLR against lightly (eager
 #                                                  # first, then compiled), then notebook 01 on the full profile
-#   BENCH_SHARE=35 BENCH_FLAGS="--modes compiled" bash benchmarks/gpu_session.sh budget 530   # the next lease
+#   BENCH_SHARE=35 BENCH_FLAGS="--modes compiled" NB01_PARAMS="-p SWEEP_BATCH_SIZES []" \
+#     bash benchmarks/gpu_session.sh budget 530    # the next lease: notebook 01 without its sweep, NegCLIP beside
 #
 # The device's own torch is used; clipbook is imported from the working tree (no install). PROFILE, DEVICE and
 # BENCH_FLAGS (e.g. --smoke) override the defaults, which is how the script is tried on a CPU.
