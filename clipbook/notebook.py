@@ -66,7 +66,10 @@ def load_clip(model_name: str | None, pretrained: str | os.PathLike | None, prof
               device: str | torch.device = "auto", seed: int = 0, progress: bool = True) -> NotebookCLIP:
     """MODEL=None and PRETRAINED=None: notebook 01's CLIP for `profile` (loaded from data/checkpoints, or trained
     now when absent). MODEL given: that open_clip config with PRETRAINED (None: random init; an open_clip tag;
-    a local checkpoint). PRETRAINED without MODEL is an error: the weights need their config's name."""
+    a local checkpoint). PRETRAINED without MODEL is an error: the weights need their config's name.
+
+    A random init is drawn from `seed`, as `train_clip` draws its starting model, and leaves the caller's random
+    state as it was: the same model whatever the cells before it did (trained, or loaded from the cache)."""
     from .train import workbook_clip  # training is imported only when the workbook model is asked for
 
     check_pretrained(model_name, pretrained)
@@ -74,9 +77,12 @@ def load_clip(model_name: str | None, pretrained: str | os.PathLike | None, prof
         trained = workbook_clip(profile, device=device, seed=seed, progress=progress)
         clip = NotebookCLIP(trained.model, trained.tokenizer, None, trained.model_name, str(trained.checkpoint))
     else:
-        net, tokenizer, preprocess = create_clip(model_name, pretrained, device=device)
-        weights = str(pretrained) if pretrained not in (None, "") else (
-            model_name if model_name.startswith(LOCAL_DIR) else "random init")  # a local-dir folder holds weights
+        random_init = pretrained in (None, "") and not model_name.startswith(LOCAL_DIR)  # local-dir holds weights
+        with torch.random.fork_rng(devices=[]):
+            if random_init:
+                torch.manual_seed(seed)
+            net, tokenizer, preprocess = create_clip(model_name, pretrained, device=device)
+        weights = "random init" if random_init else (str(pretrained) if pretrained not in (None, "") else model_name)
         clip = NotebookCLIP(net, tokenizer, preprocess, model_name, weights)
     if clip.preprocess is None:
         clip.preprocess = preprocess_for(clip.model)

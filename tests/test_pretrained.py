@@ -56,6 +56,25 @@ def test_bad_local_dirs_and_their_misuse_are_clear_errors(vit, tmp_path):
         clipbook.train_clip(np.zeros((4, 224, 224, 3), np.uint8), [["a"]] * 4, f"local-dir:{folder}", cache=False)
 
 
+def test_a_random_init_is_drawn_from_the_seed_not_from_what_ran_before():
+    """MODEL without PRETRAINED: the model train_clip would start from for that seed, whatever the random state
+    the cells before left (training reseeds, a cache hit does not), and the caller's random state is untouched.
+    Before, notebook 07's untrained "own" CLIP depended on whether its lesson's models had been cached."""
+    def weights(seed, before):
+        torch.manual_seed(before)
+        torch.rand(before)  # what earlier work did to the global state
+        state = torch.get_rng_state()
+        clip = clipbook.load_clip("clipbook-tiny", None, "quick", "cpu", seed=seed)
+        assert torch.equal(torch.get_rng_state(), state) and clip.weights == "random init"
+        return torch.cat([p.detach().flatten() for p in clip.model.parameters()])
+
+    assert torch.equal(weights(3, before=1), weights(3, before=7))
+    assert not torch.equal(weights(3, before=1), weights(4, before=1))
+    clipbook.seed_everything(3)  # train_clip's seeding, then its constructor
+    started, _, _ = clipbook.create_clip("clipbook-tiny", device="cpu")
+    assert torch.equal(torch.cat([p.detach().flatten() for p in started.parameters()]), weights(3, before=5))
+
+
 @pytest.mark.notebook
 def test_02_runs_on_your_folder_with_a_local_dir_vit(vit, tmp_path):
     """Notebook 02 on a reader's class folder with MODEL='local-dir:...': its zero-shot accuracy is the one the
