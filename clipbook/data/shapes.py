@@ -48,6 +48,7 @@ POSITIONS = {
     (2, 0): "in the bottom left", (2, 1): "at the bottom", (2, 2): "in the bottom right",
 }
 DEFAULT_MIX = {"single": 0.5, "count": 0.25, "pair": 0.25}
+_CACHE_VERSION = 2
 
 
 def mirror_cells(cell: tuple[int, int]) -> set[tuple[int, int]]:
@@ -55,7 +56,6 @@ def mirror_cells(cell: tuple[int, int]) -> set[tuple[int, int]]:
     (top left -> top right, bottom left, bottom right); the centre has none."""
     (r, c), last = cell, 2  # rows and columns run 0..2
     return {(r, last - c), (last - r, c), (last - r, last - c)} - {cell}
-_CACHE_VERSION = 2
 
 
 def a(phrase: str) -> str:
