@@ -97,7 +97,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, help="instead of the quick profile's 5e-4")
     parser.add_argument("--n-val", type=int, help="validation pairs, instead of the quick profile's 1,000")
     parser.add_argument("--negatives", choices=["all", "positions"], default="all",
-                        help="with --trial hard-negatives: every hard negative, or the single shapes' mirror images only")
+                        help="with --trial hard-negatives: every hard negative, or only the single shapes' "
+                             "mirror images")
     args = parser.parse_args()
     if args.trial == "reworded":
         shapes.POSITIONS.update(REWORDED)  # captions are made from scenes when asked for, so this rewords all
