@@ -82,16 +82,14 @@ def clip_loss_fn(loss: str, model_name: str, ctx: distributed.Context):
 
 
 def negclip_loss(image_features: torch.Tensor, text_features: torch.Tensor, negative_features: torch.Tensor,
-                 has_negative: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+                 logit_scale: torch.Tensor) -> torch.Tensor:
     """NegCLIP's loss (Yuksekgonul et al., 2023, "When and why vision-language models behave like bags-of-words"):
-    CLIP's symmetric cross-entropy, where each image is scored against the batch's N captions and also against
-    their N hard negatives (row i of `negative_features` is a false caption close to caption i; a row whose
-    `has_negative` is 0 is left out), and each caption against the batch's N images as in CLIP. With no negatives
-    it is open_clip's ``ClipLoss`` (tests)."""
+    CLIP's symmetric cross-entropy, where each of the N images is scored against the batch's N captions and also
+    against its K hard negatives (false captions, each close to the caption of one image of the batch; K may be
+    0), and each caption against the N images as in CLIP. With no negatives it is open_clip's ``ClipLoss``
+    (tests)."""
     n = len(image_features)
-    per_image = logit_scale * image_features @ torch.cat([text_features, negative_features]).T  # (N, 2N)
-    left_out = torch.cat([torch.zeros(n, dtype=torch.bool, device=per_image.device), has_negative <= 0.5])
-    per_image = per_image.masked_fill(left_out[None, :], float("-inf"))
+    per_image = logit_scale * image_features @ torch.cat([text_features, negative_features]).T  # (N, N + K)
     labels = torch.arange(n, device=per_image.device)
     per_text = logit_scale * text_features @ image_features.T
     return (F.cross_entropy(per_image, labels) + F.cross_entropy(per_text, labels)) / 2
@@ -156,11 +154,11 @@ def clip_method(model_name: str, clip: torch.nn.Module, tokenizer, x_all: torch.
         options = neg_index[idx, pick]  # (n, M), -1 where none
         draw = torch.rand(options.shape, generator=gen, device=options.device).masked_fill(options < 0, -1.0)
         negative = options.gather(1, draw.argmax(1, keepdim=True)).squeeze(1)  # one at random, -1 for none
-        texts = torch.cat([texts, neg_table[negative.clamp(min=0)].to(dev, non_blocking=True)])
+        has = negative >= 0  # only these are encoded: most images of a batch may have none (counts, the centre)
+        texts = torch.cat([texts, neg_table[negative[has]].to(dev, non_blocking=True)])
         image, text, scale = net(normalize(x_all[idx]), texts)
         n = len(image)
-        has = (negative >= 0).to(dev)
-        return fp32_loss(negclip_loss, image, text[:n], text[n:], has, scale), {
+        return fp32_loss(negclip_loss, image, text[:n], text[n:], scale), {
             "logit_scale": scale, "with_negative": has.float().mean()}
 
     return engine.Method(model_name, clip, batch_loss, after_step=lambda: clamp_logit_scale(clip),
