@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from . import distributed
 from .models import checkpoint_info, save_checkpoint
 from .preprocess import images_to_tensor
-from .utils import atomic_path, autocast, check_choice, check_positive, cpu_has_native_bf16, data_dir
+from .utils import atomic_path, check_choice, check_positive, cpu_has_native_bf16, data_dir, wants_bf16
 
 _STATE_FORMAT = "clipbook-resume-state"
 DEFAULT_RESUME_SECONDS = 60.0
@@ -156,15 +156,17 @@ def _bf16_speedup(method: Method, n: int, batch_size: int, data_device: torch.de
 
 
 def training_autocast(method: Method, n: int, batch_size: int, ctx: distributed.Context,
-                      data_device: torch.device):
-    """The autocast `fit` trains `method` under: ``utils.autocast``'s (bf16 on CUDA, full precision on a CPU
-    without native bf16, what ``CLIPBOOK_CPU_BF16`` says when it is set), except on a CPU with native bf16, where
-    bf16 is used only when it measured at least `BF16_MIN_SPEEDUP` (1.25x) faster for this model and batch
-    (`_bf16_speedup`, the fastest of three rounds of two passes in each precision, once per process)."""
+                      data_device: torch.device) -> tuple[torch.autocast, str]:
+    """The autocast `fit` trains `method` under, and what it computes in ("bf16" or "fp32"): ``utils.autocast``'s
+    (bf16 on CUDA, full precision on a CPU without native bf16, what ``CLIPBOOK_CPU_BF16`` says when it is set),
+    except on a CPU with native bf16, where bf16 is used only when it measured at least `BF16_MIN_SPEEDUP` (1.25x)
+    faster for this model and batch (`_bf16_speedup`, the fastest of three rounds of two passes in each
+    precision, once per process)."""
     dev = ctx.device
     if dev.type != "cpu" or ctx.distributed or os.environ.get("CLIPBOOK_CPU_BF16") is not None \
             or not cpu_has_native_bf16():
-        return autocast(dev)
+        bf16 = wants_bf16(dev)
+        return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16), "bf16" if bf16 else "fp32"
     key = (method.name, type(method.model).__name__, sum(p.numel() for p in method.model.parameters()), batch_size)
     if key not in _CPU_BF16_PAYS:
         speedup = _bf16_speedup(method, n, batch_size, data_device)
@@ -173,9 +175,8 @@ def training_autocast(method: Method, n: int, batch_size: int, ctx: distributed.
             print(f"This CPU has native bf16: bf16 autocast measured {speedup:.2f}x as fast as full precision for "
                   f"{method.name} at batch {batch_size}, so {method.name} trains in "
                   f"{'bf16 autocast' if _CPU_BF16_PAYS[key] else 'full precision'}.")
-    if _CPU_BF16_PAYS[key]:
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    bf16 = _CPU_BF16_PAYS[key]
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), "bf16" if bf16 else "fp32"
 
 
 # --------------------------------------------------------------------------- optimizer and schedule
@@ -499,8 +500,7 @@ def fit(
         method.model = model
     net = distributed.wrap(model, ctx)
     net = torch.compile(net) if compile else net  # the plain model is what is updated and saved
-    amp = training_autocast(method, n, batch_size, ctx, data_device)
-    precision = "bf16" if amp.fast_dtype == torch.bfloat16 and amp._enabled else "fp32"
+    amp, precision = training_autocast(method, n, batch_size, ctx, data_device)
     evaluate_at = set(int(s) for s in eval_at)
 
     start_time = time.perf_counter()

@@ -113,9 +113,12 @@ def autocast(device: torch.device):
     """bf16 autocast on CUDA, and on CPUs with native bf16 (``cpu_has_native_bf16``); full precision elsewhere,
     where CPU bf16 is emulated and many times slower than fp32. Losses are computed in fp32 either way
     (``fp32_loss``). Training asks ``engine.training_autocast``, which measures whether bf16 pays for the model."""
-    if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return torch.autocast(device.type, enabled=False)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=wants_bf16(device))
+
+
+def wants_bf16(device: torch.device) -> bool:
+    """Whether ``autocast(device)`` computes in bf16: on CUDA, and on a CPU with native bf16."""
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
 
 
 def fp32_loss(loss_fn, *tensors: torch.Tensor) -> torch.Tensor:
