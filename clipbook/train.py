@@ -85,8 +85,8 @@ def negclip_loss(image_features: torch.Tensor, text_features: torch.Tensor, nega
                  logit_scale: torch.Tensor) -> torch.Tensor:
     """NegCLIP's loss (Yuksekgonul et al., 2023, "When and why vision-language models behave like bags-of-words"):
     CLIP's symmetric cross-entropy, where each of the N images is scored against the batch's N captions and also
-    against its K hard negatives (false captions, each close to the caption of one image of the batch; K may be
-    0), and each caption against the N images as in CLIP. With no negatives it is open_clip's ``ClipLoss``
+    against the batch's K hard negatives (false captions, each close to the caption of one image of the batch; K
+    may be 0), and each caption against the N images as in CLIP. With no negatives it is open_clip's ``ClipLoss``
     (tests)."""
     n = len(image_features)
     per_image = logit_scale * image_features @ torch.cat([text_features, negative_features]).T  # (N, N + K)
