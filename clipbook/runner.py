@@ -73,17 +73,19 @@ def run_notebook(path: str | Path, output_root: str | Path | None = None, profil
 
 
 def parse_parameters(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """`-p NAME VALUE` pairs as notebook parameters, each value read as YAML, a number where YAML left one as text
-    (1e-3), as papermill's command line reads them.
+    """`-p NAME VALUE` pairs as notebook parameters. A value is read as YAML by papermill's own loader (as its
+    -y reads parameters: [16, 64], true, null; a date stays text), and None, True, False and numbers such as
+    1e-3 (which YAML 1.1 leaves as text) as papermill's -p reads them.
     NAME must be an upper-case parameter name: the notebooks' parameters are, and a typo should not pass."""
     import yaml
+    from papermill.iorw import NoDatesSafeLoader
 
     parameters = {}
     for name, value in pairs:
         if not name.isidentifier() or name != name.upper():
             raise SystemExit(f"-p {name} {value}: {name!r} is not allowed as a parameter name; the notebooks' "
                              "parameters are upper-case names such as SEED or SWEEP_BATCH_SIZES.")
-        parsed = yaml.safe_load(value)
+        parsed = None if value == "None" else yaml.load(value, Loader=NoDatesSafeLoader)
         if isinstance(parsed, str):  # YAML 1.1 reads 1e-3 as a string; papermill's -p reads it as a number
             try:
                 parsed = float(parsed) if parsed.strip().lower() not in ("nan", "inf", "-inf", "infinity") else parsed

@@ -44,7 +44,8 @@ def test_colab_cell_without_clipbook_or_a_checkout_says_how_to_install(path, tmp
 
 def test_the_runner_passes_parameters_read_as_yaml(monkeypatch, tmp_path):
     """`python -m clipbook.runner -p NAME VALUE` hands every chosen notebook the parameter, the value read as YAML
-    (as papermill's -p); a name that is not an upper-case parameter is refused, naming it."""
+    (as papermill's -y, with None and numbers as its -p reads them); a name that is not an upper-case parameter is
+    refused, naming it."""
     from clipbook import runner
     calls = []
     monkeypatch.setattr(runner, "run_notebook", lambda path, out, profile, device, parameters: calls.append(
@@ -53,5 +54,9 @@ def test_the_runner_passes_parameters_read_as_yaml(monkeypatch, tmp_path):
                         "[16, 64]", "-p", "HARD_NEGATIVES", "false", "-p", "LR", "1e-3", "-p", "OUTPUT_DIR", "x"]) == 0
     expected = {"SWEEP_BATCH_SIZES": [16, 64], "HARD_NEGATIVES": False, "LR": 1e-3, "OUTPUT_DIR": "x"}
     assert calls == [("01", "quick", expected), ("05", "quick", expected)]
+    calls.clear()  # papermill's None, and a date that stays text (papermill's loader)
+    assert runner.main(["--profile", "quick", "--only", "01", "-p", "PRETRAINED", "None",
+                        "-p", "TAG", "2026-11-28"]) == 0
+    assert calls == [("01", "quick", {"PRETRAINED": None, "TAG": "2026-11-28"})]
     with pytest.raises(SystemExit, match="'seed' is not allowed as a parameter name"):
         runner.main(["--profile", "quick", "--only", "01", "-p", "seed", "3"])
