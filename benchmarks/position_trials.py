@@ -28,7 +28,7 @@ from sklearn.model_selection import cross_val_score
 import clipbook
 from clipbook.data import mirror_cells, miss_cause, shapes
 from clipbook.profiles import profile_knobs
-from clipbook.zeroshot import multiple_choice
+from clipbook.zeroshot import where_accuracy
 
 # "reworded": no two mirror images share a form ("in the top left" against "in the top right corner")
 REWORDED = {(0, 0): "in the top left", (0, 1): "at the top", (0, 2): "in the top right corner",
@@ -66,26 +66,15 @@ def side_probe(model, world, seed: int) -> dict:
 
 
 def zero_shot_where(model, tokenizer, world, seed: int) -> dict:
-    """Zero-shot multiple choice on "where" alone: notebook 05's spatial relation (a pair's two objects named, one
-    of four relations; chance 1/4) and a single shape's cell (its size, colour and shape named, one of nine
-    positions; chance 1/9)."""
+    """Zero-shot multiple choice on "where" alone (`clipbook.data.where_questions`): notebook 05's spatial relation
+    over 360 pairs, named in either order (one of four relations; chance 1/4), and a single shape's cell over 360
+    singles (its size, colour and shape named, one of nine positions; chance 1/9)."""
     rng = np.random.default_rng(seed)
     pairs = world.dataset(360, split="val", seed=seed + 20, mix={"pair": 1.0})
-    cands, answers = [], []
-    for s in pairs.scenes:
-        first, second = s.objects if rng.random() < 0.5 else s.objects[::-1]
-        relation = s.relation if first is s.objects[0] else shapes.INVERSE_RELATION[s.relation]
-        cands.append([f"{shapes.a(first.name)} {shapes.relation_phrase(r)} {shapes.a(second.name)}"
-                      for r in shapes.RELATIONS])
-        answers.append(shapes.RELATIONS.index(relation))
-    relation = np.mean(multiple_choice(model, tokenizer, pairs.images, cands, "cpu") == np.array(answers))
+    relation = where_accuracy(model, tokenizer, pairs.images, pairs.scenes, "cpu", rng)["pair"]
     singles = world.dataset(360, split="val", seed=seed + 21, mix={"single": 1.0, "count": 0.0, "pair": 0.0})
-    cells = list(shapes.POSITIONS)
-    cands = [[f"{shapes.a(f'{s.objects[0].size} {s.objects[0].name}')} {shapes.POSITIONS[c]}" for c in cells]
-             for s in singles.scenes]
-    answers = np.array([cells.index(s.position) for s in singles.scenes])
-    position = np.mean(multiple_choice(model, tokenizer, singles.images, cands, "cpu") == answers)
-    return {"spatial_relation": float(relation), "position": float(position), "n": len(answers)}
+    position = where_accuracy(model, tokenizer, singles.images, singles.scenes, "cpu")["single"]
+    return {"spatial_relation": relation, "position": position, "n": len(singles)}
 
 
 def main() -> None:

@@ -144,3 +144,21 @@ def multiple_choice(model: torch.nn.Module, tokenizer, images: np.ndarray, candi
     text_features = encode_texts(model, tokenizer, texts, device)
     sims = image_features @ text_features.T
     return np.array([int(sims[i, [position[t] for t in c]].argmax()) for i, c in enumerate(candidates)])
+
+
+def where_accuracy(model: torch.nn.Module, tokenizer, images: np.ndarray, scenes: Sequence, device: str | torch.device
+                   = "auto", rng: np.random.Generator | None = None) -> dict[str, float]:
+    """Zero-shot accuracy on `clipbook.data.where_questions` over shapes-world images and their scenes:
+    "single" (a cell of 9) and "pair" (a relation of 4), NaN for a kind the scenes hold none of."""
+    from .data.shapes import where_questions
+
+    if len(scenes) != len(images):
+        raise ValueError(f"scenes has {len(scenes)} entries for {len(images)} images: give one per image.")
+    accuracy = {}
+    for kind, (index, candidates, answers) in where_questions(scenes, rng).items():
+        if not index:
+            accuracy[kind] = float("nan")
+            continue
+        picked = multiple_choice(model, tokenizer, images[index], candidates, device)
+        accuracy[kind] = float(np.mean(picked == np.array(answers)))
+    return accuracy

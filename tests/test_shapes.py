@@ -231,3 +231,32 @@ def test_hard_negatives_are_the_captions_of_the_mirror_image_or_the_inverted_rel
     assert [len(n) for n in negatives] == [len(c) for c in data.all_captions()]
     assert all(n == [[]] * len(s.captions()) for n, s in zip(negatives, data.scenes) if s.kind == "count")
     assert any(t for n in negatives for per in n for t in per)
+
+
+def test_where_questions_name_the_scene_and_differ_only_in_where(world):
+    """A single shape's true answer is its canonical caption and the other eight are the captions of the same shape
+    in the other cells; a pair's true answer says what its caption says (in either order with an rng) and the other
+    three are inverted or turned relations; counts ask nothing."""
+    from clipbook.data import where_questions
+    data = world.dataset(120, split="val", seed=5, cache=False)
+    for rng in (None, np.random.default_rng(0)):
+        questions = where_questions(data.scenes, rng)
+        kinds = [s.kind for s in data.scenes]
+        assert questions["single"][0] == [i for i, k in enumerate(kinds) if k == "single"]
+        assert questions["pair"][0] == [i for i, k in enumerate(kinds) if k == "pair"]
+        for i, candidates, answer in zip(*questions["single"]):
+            scene = data.scenes[i]
+            assert len(candidates) == 9 and candidates[answer] == scene.caption
+            assert candidates == [_single(*scene.objects[0].name.split(), scene.objects[0].size, c).caption
+                                  for c in POSITIONS]
+        orders = set()
+        for i, candidates, answer in zip(*questions["pair"]):
+            scene = data.scenes[i]
+            assert len(candidates) == 4 and len(set(candidates)) == 4
+            assert candidates[answer] in scene.captions()[:2]  # the canonical caption or its other order
+            assert not set(candidates[:answer] + candidates[answer + 1:]) & set(scene.captions())
+            orders.add(candidates[answer] == scene.caption)
+        assert orders == ({True} if rng is None else {True, False})
+    # the same rng gives the same questions
+    assert where_questions(data.scenes, np.random.default_rng(1)) == where_questions(data.scenes,
+                                                                                     np.random.default_rng(1))

@@ -273,3 +273,18 @@ def test_playground_logic_without_a_front_end(clip, data):
     pg.picker.value = 1  # a gallery image replaces it
     image, _ = pg.update()
     assert np.array_equal(image, data.images[1]) and pg.uploaded is None
+
+
+def test_where_accuracy_scores_each_kind_of_where_question_and_says_nan_for_a_missing_kind(clip):
+    """Per kind, the share of `where_questions` that `multiple_choice` answers right; a kind the scenes hold none of
+    is NaN, not 0; scenes and images must pair up."""
+    model, tokenizer, _ = clip
+    world = clipbook.ShapesWorld(32)
+    singles = world.dataset(40, split="val", seed=2, mix={"single": 1.0, "count": 0.0, "pair": 0.0}, cache=False)
+    accuracy = zs.where_accuracy(model, tokenizer, singles.images, singles.scenes, "cpu")
+    index, candidates, answers = clipbook.data.where_questions(singles.scenes)["single"]
+    picked = zs.multiple_choice(model, tokenizer, singles.images[index], candidates, "cpu")
+    assert accuracy["single"] == pytest.approx(np.mean(picked == np.array(answers)))
+    assert np.isnan(accuracy["pair"])
+    with pytest.raises(ValueError, match="scenes has 39 entries for 40 images"):
+        zs.where_accuracy(model, tokenizer, singles.images, singles.scenes[:-1], "cpu")

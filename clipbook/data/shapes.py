@@ -214,6 +214,38 @@ def is_where_cause(cause: str) -> bool:
     return cause not in ("", "none") and all(part in WHERE_CAUSES for part in cause.split("+"))
 
 
+WhereQuestions = dict[str, tuple[list[int], list[list[str]], list[int]]]
+
+
+def where_questions(scenes: Sequence[Scene], rng: np.random.Generator | None = None) -> WhereQuestions:
+    """Multiple-choice questions on *where* alone: both kinds in notebook 01's section 8 and
+    `benchmarks/position_trials.py`; notebook 05 builds the relation ones in its own loop, beside a pixel rule.
+
+    "single": a single shape's cell among the nine, its size, colour and shape named ("a large red circle in the
+    top left", ... ; chance 1/9). "pair": a pair's relation among the four, both shapes named ("a red circle to
+    the left of a blue star", ... ; chance 1/4); with `rng`, each pair is named in either order (one draw per
+    pair, in order), else in its caption's. Counts ask nothing. Returns, per kind, (scene indices, candidate
+    captions per question, index of the true one)."""
+    questions: WhereQuestions = {"single": ([], [], []), "pair": ([], [], [])}
+    cells = list(POSITIONS)
+    for i, s in enumerate(scenes):
+        if s.kind == "single":
+            thing = a(f"{s.objects[0].size} {s.objects[0].name}")
+            candidates, answer = [f"{thing} {POSITIONS[c]}" for c in cells], cells.index(s.position)
+        elif s.kind == "pair":
+            first, second = s.objects
+            relation = s.relation
+            if rng is not None and rng.random() >= 0.5:
+                first, second, relation = second, first, INVERSE_RELATION[relation]
+            candidates = [f"{a(first.name)} {relation_phrase(r)} {a(second.name)}" for r in RELATIONS]
+            answer = RELATIONS.index(relation)
+        else:
+            continue
+        for part, value in zip(questions[s.kind], (i, candidates, answer)):
+            part.append(value)
+    return questions
+
+
 @dataclass
 class ShapesData:
     """Rendered scenes: uint8 images (N, H, W, 3), their scenes, captions and class labels."""
