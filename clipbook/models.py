@@ -10,14 +10,16 @@ Checkpoints are safetensors files (no pickle), written to a temporary file and r
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
 import pickle
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import open_clip
 import torch
@@ -78,6 +80,24 @@ def model_config(model_name: str, name: str = "MODEL") -> dict[str, Any]:
     return open_clip.get_model_config(check_model_name(model_name, name))
 
 
+@contextlib.contextmanager
+def _from_scratch_is_meant(model_name: str) -> Iterator[None]:
+    """Drop open_clip's root-logger warning "No pretrained weights loaded for model ... initialized randomly" while
+    a model is made with `pretrained=None`: the workbook trains from scratch on purpose, and the warning printed as
+    "WARNING:root:..." above every training cell. Any other message passes."""
+    unwanted = f"No pretrained weights loaded for model '{model_name}'"
+
+    def keep(record: logging.LogRecord) -> bool:
+        return unwanted not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+
+
 def create_clip(
     model_name: str = "clipbook-tiny",
     pretrained: str | os.PathLike | None = None,
@@ -93,7 +113,8 @@ def create_clip(
                              "folder holds its own weights; leave PRETRAINED None.")
         clip = open_clip.create_model(model_name, device=dev)
     elif pretrained is None or pretrained == "":
-        clip = open_clip.create_model(model_name, pretrained=None, device=dev)
+        with _from_scratch_is_meant(model_name):
+            clip = open_clip.create_model(model_name, pretrained=None, device=dev)
     elif os.path.isfile(str(pretrained)) or Path(pretrained).suffix in (".safetensors", ".pt", ".pth", ".bin") \
             or os.path.sep in str(pretrained):
         try:

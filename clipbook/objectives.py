@@ -26,7 +26,7 @@ from safetensors.torch import load_file
 
 from . import engine
 from .engine import TrainResult
-from .models import check_model_name, clamp_logit_scale
+from .models import check_model_name, clamp_logit_scale, create_clip
 from .preprocess import images_to_tensor, normalizer
 from .train import check_loss, tokenize_phrasings
 from .utils import check_choice, check_positive, fp32_loss, seed_everything
@@ -72,7 +72,7 @@ class WordVocab:
 
 def _visual(model_name: str) -> nn.Module:
     """A freshly initialised image tower of an open_clip config (it carries its preprocess config)."""
-    return open_clip.create_model(check_model_name(model_name)).visual
+    return create_clip(model_name, device="cpu")[0].visual
 
 
 class Contrastive(nn.Module):
@@ -80,7 +80,7 @@ class Contrastive(nn.Module):
 
     def __init__(self, model_name: str, vocab: WordVocab) -> None:
         super().__init__()
-        self.clip = open_clip.create_model(model_name)
+        self.clip = create_clip(model_name, device="cpu")[0]
         self.tokenizer = open_clip.get_tokenizer(model_name)
         self.loss_fn = open_clip.ClipLoss()  # the same loss train_clip takes for a config without a logit bias
 

@@ -143,3 +143,18 @@ def test_a_file_that_is_not_a_checkpoint_names_the_parameter(tmp_path):
     with pytest.raises(ValueError, match=r"PRETRAINED='.*photo.jpg' is not allowed: .* does not fit "
                                          r"MODEL='clipbook-tiny': open_clip cannot read it"):
         clipbook.create_clip("clipbook-tiny", str(photo))
+
+
+def test_a_model_made_from_scratch_on_purpose_logs_no_random_init_warning(caplog):
+    """open_clip warns on the root logger that no pretrained weights were loaded; `create_clip(pretrained=None)`
+    asks for exactly that, so the warning is dropped there, and only there: plain open_clip still gives it, and
+    other root warnings pass during and after."""
+    import logging
+    with caplog.at_level(logging.WARNING):
+        clipbook.create_clip("clipbook-tiny", device="cpu")
+        assert not [r for r in caplog.records if "No pretrained weights" in r.getMessage()]
+        open_clip.create_model("clipbook-tiny")
+        assert [r for r in caplog.records if "No pretrained weights loaded for model 'clipbook-tiny'" in r.getMessage()]
+        logging.warning("another warning")
+        assert caplog.records[-1].getMessage() == "another warning"
+    assert not logging.getLogger().filters
