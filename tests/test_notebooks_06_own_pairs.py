@@ -16,9 +16,12 @@ pytestmark = pytest.mark.notebook
 
 def test_06_trains_the_three_objectives_on_your_captions_csv(tmp_path):
     """400 images of the shapes world saved as "photos" with three captions each; 80 held out, each to pick its
-    own first caption among theirs (76-78 distinct, chance 0.013). Measured over SEED 0-2 (8,192 samples, one
-    thread): every objective starts at chance; contrastive ends at 0.40-0.54, captioning 0.10, bag of words
-    0.013-0.037."""
+    own first caption among theirs (76-78 distinct, chance 0.013). Measured over SEED 0-2 (8,192 samples, a third of
+    the quick profile's budget, one thread): every objective starts at chance; contrastive ends at 0.40-0.54,
+    captioning 0.10, bag of words 0.013-0.037 (it still gives one caption to most images). At the
+    full 24,576 samples (two threads) all three learn: contrastive 0.48-0.59, bag of words 0.44-0.51, captioning
+    0.43-0.63 (benchmarks/RESULTS.md), so the lead asserted below holds at this budget only: contrastive learns
+    first."""
     csv = shapes_captions_csv(tmp_path / "my pairs", n_images=400)
     m = run_notebook(NOTEBOOK, tmp_path / "out", profile="quick", device="cpu", log_output=False,
                      parameters={"CAPTIONS_CSV": str(csv), "SAMPLES": 8192, "N_EVALS": 4, "TARGET_ACC": 0.1})
@@ -27,7 +30,8 @@ def test_06_trains_the_three_objectives_on_your_captions_csv(tmp_path):
     final = {name: curve["accuracy"][-1] for name, curve in m["curves"].items()}
     for name, curve in m["curves"].items():
         assert curve["accuracy"][0] <= 3 * m["chance_acc"], name  # the untrained start: chance, not a shortcut
-    # the contrastive objective learns to match captions (31-41x chance) and leads the generative ones (4x at least)
+    # the contrastive objective learns to match captions (31-41x chance) first: at this budget it leads the
+    # generative ones 4x at least
     assert final["contrastive"] >= 10 * m["chance_acc"], final
     assert final["contrastive"] >= 2 * max(final["captioning"], final["bag_of_words"]), final
 
