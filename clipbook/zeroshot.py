@@ -146,8 +146,8 @@ def multiple_choice(model: torch.nn.Module, tokenizer, images: np.ndarray, candi
     return np.array([int(sims[i, [position[t] for t in c]].argmax()) for i, c in enumerate(candidates)])
 
 
-def where_accuracy(model: torch.nn.Module, tokenizer, images: np.ndarray, scenes: Sequence, device: str | torch.device
-                   = "auto", rng: np.random.Generator | None = None) -> dict[str, float]:
+def where_accuracy(model: torch.nn.Module, tokenizer, images: np.ndarray, scenes: Sequence,
+                   device: str | torch.device = "auto", rng: np.random.Generator | None = None) -> dict[str, float]:
     """Zero-shot accuracy on `clipbook.data.where_questions` over shapes-world images and their scenes:
     "single" (a cell of 9) and "pair" (a relation of 4), NaN for a kind the scenes hold none of."""
     from .data.shapes import where_questions
