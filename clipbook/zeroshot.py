@@ -14,6 +14,7 @@ import numpy as np
 import open_clip
 import torch
 
+from .data.shapes import where_questions
 from .utils import resolve_device
 
 Template = Union[str, Callable[[str], str]]
@@ -150,8 +151,6 @@ def where_accuracy(model: torch.nn.Module, tokenizer, images: np.ndarray, scenes
                    device: str | torch.device = "auto", rng: np.random.Generator | None = None) -> dict[str, float]:
     """Zero-shot accuracy on `clipbook.data.where_questions` over shapes-world images and their scenes:
     "single" (a cell of 9) and "pair" (a relation of 4), NaN for a kind the scenes hold none of."""
-    from .data.shapes import where_questions
-
     if len(scenes) != len(images):
         raise ValueError(f"scenes has {len(scenes)} entries for {len(images)} images: give one per image.")
     accuracy = {}
