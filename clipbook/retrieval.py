@@ -121,3 +121,50 @@ def evaluate_retrieval(model: torch.nn.Module, tokenizer, images: np.ndarray, ca
     texts = list(dict.fromkeys(captions))
     return retrieval_metrics(encode_images(model, images, device), captions,
                              encode_texts(model, tokenizer, texts, device), texts, ks)
+
+
+def recall_by_gallery_size(image_features: torch.Tensor, captions: Sequence[str], text_features: torch.Tensor,
+                           texts: Sequence[str], sizes: Sequence[int], draws: int = 5, seed: int = 0,
+                           groups: Sequence[str] | None = None) -> list[dict]:
+    """Recall@1 over galleries of fewer of these images: for each of `sizes`, `draws` random galleries of that many
+    images (one when it is all of them), each ranking only its own images' distinct captions, as
+    `retrieval_metrics` does for the whole set. A larger gallery holds more captions one detail away from each
+    image's own, so the same model scores lower: recall@1 says as much about the gallery as about the model.
+
+    Arguments as `retrieval_metrics`'. `groups` (optional): a label per image (e.g. the scene kind), for
+    image->text recall@1 per group as well ("i2t_recall@1 <group>"). Returns a row per gallery: "gallery" (its
+    images), "draw", "captions" (its distinct captions), i2t and t2i recall@1 and the chance of i2t's."""
+    captions = list(captions)
+    n = len(captions)
+    if len(image_features) != n:
+        raise ValueError(f"captions has {n} entries for {len(image_features)} image features: give one per image.")
+    bad = [s for s in sizes if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 1 <= s <= n]
+    if not len(sizes) or bad:
+        raise ValueError(f"sizes={list(sizes)!r} is not allowed: give gallery sizes, each an integer from 1 to the "
+                         f"{n} images.")
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise ValueError(f"draws={draws!r} is not allowed: give a positive integer.")
+    if groups is not None and len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} entries for {n} images: give one label per image, or None.")
+    row_of = {t: j for j, t in enumerate(texts)}
+    missing = [c for c in captions if c not in row_of]
+    if missing:
+        raise ValueError(f"{len(missing)} captions are not among texts, e.g. {missing[0]!r}.")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for size in sorted(set(int(s) for s in sizes)):
+        for draw in range(1 if size == n else draws):
+            pick = np.sort(rng.choice(n, size, replace=False))
+            chosen = [captions[i] for i in pick]
+            gallery_texts = list(dict.fromkeys(chosen))
+            t = text_features[[row_of[c] for c in gallery_texts]]
+            m = retrieval_metrics(image_features[pick], chosen, t, gallery_texts, ks=(1,))
+            row = {"gallery": size, "draw": draw, "captions": len(gallery_texts),
+                   **{k: m[k] for k in ("i2t_recall@1", "t2i_recall@1", "chance_i2t_recall@1")}}
+            if groups is not None:
+                first = (image_features[pick] @ t.T).argmax(1).tolist()
+                hit = np.array([gallery_texts[j] == c for j, c in zip(first, chosen)])
+                labels = np.array([groups[i] for i in pick])
+                row.update({f"i2t_recall@1 {g}": float(hit[labels == g].mean()) for g in dict.fromkeys(labels)})
+            rows.append(row)
+    return rows

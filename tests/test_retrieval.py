@@ -1,0 +1,69 @@
+"""recall_by_gallery_size: the same features score lower in a larger gallery when captions have near twins."""
+import numpy as np
+import pytest
+import torch
+
+from clipbook.retrieval import recall_by_gallery_size, retrieval_metrics
+
+K = 10  # twin pairs: caption "a k" and caption "b k", one image each
+
+
+@pytest.fixture(scope="module")
+def twins():
+    """Features of a model that cannot tell twin b from twin a: every image of a twin pair lies on text "a k"
+    exactly, and text "b k" a little off it, so b's image is found only in a gallery without a's."""
+    basis = torch.eye(2 * K)
+    a_text = basis[:K]
+    b_text = torch.nn.functional.normalize(basis[:K] + 0.05 * basis[K:], dim=-1)
+    texts = [f"a {k}" for k in range(K)] + [f"b {k}" for k in range(K)]
+    captions = texts[:]  # one image per caption
+    images = torch.cat([basis[:K], basis[:K]])
+    groups = ["a"] * K + ["b"] * K
+    return images, captions, torch.cat([a_text, b_text]), texts, groups
+
+
+def test_the_whole_gallery_is_retrieval_metrics(twins):
+    images, captions, text_features, texts, groups = twins
+    (row,) = recall_by_gallery_size(images, captions, text_features, texts, [2 * K], groups=groups)
+    whole = retrieval_metrics(images, captions, text_features, texts, ks=(1,))
+    assert row["gallery"] == 2 * K and row["captions"] == 2 * K and row["draw"] == 0
+    for k in ("i2t_recall@1", "t2i_recall@1", "chance_i2t_recall@1"):
+        assert row[k] == pytest.approx(whole[k])
+    assert row["i2t_recall@1"] == pytest.approx(0.5)  # every b image takes its a caption
+    assert row["i2t_recall@1 a"] == 1.0 and row["i2t_recall@1 b"] == 0.0
+
+
+def test_a_smaller_gallery_holds_fewer_twins(twins):
+    images, captions, text_features, texts, groups = twins
+    rows = recall_by_gallery_size(images, captions, text_features, texts, [4, 2 * K], draws=400, seed=1,
+                                  groups=groups)
+    small = [r for r in rows if r["gallery"] == 4]
+    assert len(small) == 400 and len(rows) == 401
+    # a b image is missed exactly when its twin a is among the other 3 of its gallery: P = 3 / 19
+    b_hits = np.nanmean([r.get("i2t_recall@1 b", np.nan) for r in small])
+    assert b_hits == pytest.approx(1 - 3 / (2 * K - 1), abs=0.05)
+    assert np.mean([r["i2t_recall@1"] for r in small]) > rows[-1]["i2t_recall@1"] + 0.3
+    assert all(r["i2t_recall@1 a"] == 1.0 for r in small if "i2t_recall@1 a" in r)
+
+
+def test_the_draws_repeat_with_the_seed(twins):
+    images, captions, text_features, texts, _ = twins
+    one = recall_by_gallery_size(images, captions, text_features, texts, [5, 9], draws=3, seed=7)
+    assert one == recall_by_gallery_size(images, captions, text_features, texts, [9, 5], draws=3, seed=7)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(sizes=[0]), r"sizes=\[0\] is not allowed: give gallery sizes, each an integer from 1 to the 20 images"),
+    (dict(sizes=[21]), r"sizes=\[21\] is not allowed"),
+    (dict(sizes=[2.5]), r"sizes=\[2.5\] is not allowed"),
+    (dict(sizes=[]), r"sizes=\[\] is not allowed"),
+    (dict(draws=0), "draws=0 is not allowed: give a positive integer"),
+    (dict(groups=["a"]), "groups has 1 entries for 20 images"),
+    (dict(captions=["zzz"] * 20), "20 captions are not among texts, e.g. 'zzz'"),
+])
+def test_bad_arguments_are_refused(twins, change, message):
+    images, captions, text_features, texts, _ = twins
+    kwargs = dict(image_features=images, captions=captions, text_features=text_features, texts=texts, sizes=[4])
+    kwargs.update(change)
+    with pytest.raises(ValueError, match=message):
+        recall_by_gallery_size(**kwargs)
