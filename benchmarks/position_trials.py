@@ -7,6 +7,8 @@
     python benchmarks/position_trials.py --batch-size 256 --epochs 20 --lr 1e-3   # the same steps, 4x the batch
     python benchmarks/position_trials.py --trial hard-negatives --seed 0   # NegCLIP's loss (notebook 01, section 8)
     python benchmarks/position_trials.py --trial hard-negatives --negatives positions   # mirror images, no relations
+    python benchmarks/position_trials.py --n-train 200000 --epochs 10 --batch-size 1024 --lr 2e-3 --n-val 2000
+        # the full profile's recipe on clipbook-tiny (--model clipbook-small for the full profile's own model)
 
 Each trial trains notebook 01's quick recipe (16,384 images x 5 epochs, batch 64; loaded from data/checkpoints
 when trained before) and prints, for 1,000 validation pairs: recall@1 and the `miss_cause` counts per scene
@@ -85,6 +87,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="instead of the quick profile's 5")
     parser.add_argument("--lr", type=float, help="instead of the quick profile's 5e-4")
     parser.add_argument("--n-val", type=int, help="validation pairs, instead of the quick profile's 1,000")
+    parser.add_argument("--n-train", type=int, help="training images, instead of the quick profile's 16,384")
+    parser.add_argument("--model", help="an open_clip config, instead of the quick profile's clipbook-tiny "
+                                        "(its image size picks the world's)")
     parser.add_argument("--negatives", choices=["all", "positions"], default="all",
                         help="with --trial hard-negatives: every hard negative, or only the single shapes' "
                              "mirror images")
@@ -92,7 +97,7 @@ def main() -> None:
     if args.trial == "reworded":
         shapes.POSITIONS.update(REWORDED)  # captions are made from scenes when asked for, so this rewords all
     knobs = profile_knobs("pretraining", "quick", batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
-                         n_val=args.n_val)
+                         n_val=args.n_val, n_train=args.n_train, model=args.model)
     world = clipbook.world_for(knobs["model"])
     train = world.dataset(knobs["n_train"], split="train", seed=args.seed, mix=MIXES[args.trial])
     negatives = None
@@ -116,7 +121,7 @@ def main() -> None:
             by_kind[s.kind][miss_cause(s, scene_of[texts[j]])] += 1
         report = {"trial": args.trial, "negatives": args.negatives if negatives is not None else None,
                   "seed": args.seed, "train_seconds": r.train_seconds, "precision": r.precision,
-                  **{k: knobs[k] for k in ("batch_size", "epochs", "lr", "n_val")},
+                  **{k: knobs[k] for k in ("model", "n_train", "batch_size", "epochs", "lr", "n_val")},
                   "checkpoint": str(r.checkpoint), "recall@1": sum(c["none"] for c in by_kind.values()) / len(val),
                   "by_kind": {k: {"n": sum(c.values()), "recall@1": c["none"] / sum(c.values()),
                                   "misses": dict(c.most_common())} for k, c in by_kind.items()},
