@@ -219,7 +219,7 @@ WhereQuestions = dict[str, tuple[list[int], list[list[str]], list[int]]]
 
 def where_questions(scenes: Sequence[Scene], rng: np.random.Generator | None = None) -> WhereQuestions:
     """Multiple-choice questions on *where* alone: both kinds in notebook 01's section 8 and
-    `benchmarks/position_trials.py`; notebook 05 builds the relation ones in its own loop, beside a pixel rule.
+    `benchmarks/position_trials.py`, the relation ones in notebook 05 (beside its pixel rule).
 
     "single": a single shape's cell among the nine, its size, colour and shape named ("a large red circle in the
     top left", ... ; chance 1/9). "pair": a pair's relation among the four, both shapes named ("a red circle to
