@@ -79,6 +79,21 @@ def zero_shot_where(model, tokenizer, world, seed: int) -> dict:
     return {"spatial_relation": relation, "position": position, "n": len(singles)}
 
 
+def loss_spikes(history: dict, window: int = 20, factor: float = 1.5) -> list[dict]:
+    """The steps whose loss is over `factor` times the median of the `window` steps before, with that loss."""
+    loss, steps = np.asarray(history["loss"]), history["step"]
+    return [{"step": int(steps[i]), "loss": round(float(loss[i]), 3),
+             "before": round(float(np.median(loss[i - window:i])), 3)}
+            for i in range(window, len(loss)) if loss[i] > factor * np.median(loss[i - window:i])]
+
+
+def quantiles(values: list[float]) -> dict:
+    """The 5th, 50th and 95th percentiles and the largest of `values`."""
+    v = np.asarray(values)
+    return {"p5": float(np.percentile(v, 5)), "median": float(np.median(v)), "p95": float(np.percentile(v, 95)),
+            "max": float(v.max())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trial", choices=sorted(MIXES), default="baseline")
@@ -93,6 +108,7 @@ def main() -> None:
     parser.add_argument("--negatives", choices=["all", "positions"], default="all",
                         help="with --trial hard-negatives: every hard negative, or only the single shapes' "
                              "mirror images")
+    parser.add_argument("--grad-clip", type=float, help="clip the gradients' global norm to this (default: not)")
     args = parser.parse_args()
     if args.trial == "reworded":
         shapes.POSITIONS.update(REWORDED)  # captions are made from scenes when asked for, so this rewords all
@@ -107,7 +123,7 @@ def main() -> None:
             negatives = [n if s.kind == "single" else [[] for _ in n] for n, s in zip(negatives, train.scenes)]
     r = clipbook.train_clip(train.images, train.all_captions(), knobs["model"], epochs=knobs["epochs"],
                             batch_size=knobs["batch_size"], lr=knobs["lr"], seed=args.seed, device="cpu",
-                            hard_negatives=negatives)
+                            hard_negatives=negatives, grad_clip_norm=args.grad_clip)
     model, tokenizer = r.model.eval(), r.tokenizer
     val = world.dataset(knobs["n_val"], split="val", seed=args.seed + 1)
     texts = list(dict.fromkeys(val.captions))
@@ -122,6 +138,8 @@ def main() -> None:
         report = {"trial": args.trial, "negatives": args.negatives if negatives is not None else None,
                   "seed": args.seed, "train_seconds": r.train_seconds, "precision": r.precision,
                   **{k: knobs[k] for k in ("model", "n_train", "batch_size", "epochs", "lr", "n_val")},
+                  "grad_clip_norm": args.grad_clip, "loss_spikes": loss_spikes(r.history),
+                  **({"grad_norm": quantiles(r.history["grad_norm"])} if "grad_norm" in r.history else {}),
                   "checkpoint": str(r.checkpoint), "recall@1": sum(c["none"] for c in by_kind.values()) / len(val),
                   "by_kind": {k: {"n": sum(c.values()), "recall@1": c["none"] / sum(c.values()),
                                   "misses": dict(c.most_common())} for k, c in by_kind.items()},

@@ -461,14 +461,19 @@ def fit(
     eval_at: Sequence[int] = (),
     resume_seconds: float | None = DEFAULT_RESUME_SECONDS,
     resume_steps: int | None = None,
+    grad_clip_norm: float | None = None,
 ) -> TrainResult:
     """Train `method` for `steps` steps of `batch_size` samples drawn from `n` (a new permutation every n //
     batch_size steps), then write `checkpoint` (with `metadata`) when one is given.
 
     With a `checkpoint`, a resumable state is written beside it every `resume_seconds` seconds and/or every
     `resume_steps` steps (None: not on that criterion); a run with the same checkpoint name starts from it.
-    `eval_at`: step counts (1 = after the first step) at which `method.evaluate()` is recorded."""
+    `eval_at`: step counts (1 = after the first step) at which `method.evaluate()` is recorded.
+    `grad_clip_norm`: scale the gradients down to this global L2 norm where it is larger (as open_clip_train's
+    ``--grad-clip-norm``); the norm before clipping is then logged as "grad_norm". None: no clipping."""
     check_positive("steps", steps)
+    if grad_clip_norm is not None:
+        check_positive("grad_clip_norm", grad_clip_norm, integer=False)
     check_positive("log_every", log_every)
     for name, every in (("resume_seconds", resume_seconds), ("resume_steps", resume_steps)):
         if every is not None:
@@ -527,6 +532,8 @@ def fit(
             loss, values = method.loss(net, order[b * batch_size:(b + 1) * batch_size], gen)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if grad_clip_norm is not None:
+            values = {**values, "grad_norm": torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip_norm)}
         optimizer.step()
         scheduler.step()
         method.after_step()

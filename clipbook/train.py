@@ -189,6 +189,7 @@ def train_clip(
     evaluate: Callable[[torch.nn.Module, Any], dict[str, float]] | None = None,
     eval_at: Sequence[int] = (),
     hard_negatives: Sequence[Sequence[Sequence[str]]] | None = None,
+    grad_clip_norm: float | None = None,
 ) -> TrainResult:
     """Train `model_name` (an open_clip config) on images and their caption phrasings: from scratch, or fine-tune
     the weights `pretrained` names (an open_clip tag, a checkpoint file; see `models.create_clip`).
@@ -210,6 +211,8 @@ def train_clip(
                          "(model_cfg in its open_clip_config.json, e.g. MODEL='ViT-B-32') and its weights as "
                          "PRETRAINED='<folder>/open_clip_model.safetensors' to fine-tune them.")
     check_positive("epochs", epochs)
+    if grad_clip_norm is not None:
+        check_positive("grad_clip_norm", grad_clip_norm, integer=False)
     check_loss(loss, model_name)
     if len(captions) != len(images):
         raise ValueError(f"captions has {len(captions)} entries for {len(images)} images: give one list per image.")
@@ -229,6 +232,8 @@ def train_clip(
                                                   .encode()).hexdigest()[:16]
     if pretrained not in (None, ""):
         params["pretrained"] = _weights_id(pretrained)
+    if grad_clip_norm is not None:  # absent otherwise, so that the checkpoints trained before it keep their names
+        params["grad_clip_norm"] = grad_clip_norm
     path = engine.checkpoint_path(model_name, engine.fingerprint(params, x_all, texts=captions),
                                   checkpoint_dir) if cache else None
 
@@ -243,7 +248,7 @@ def train_clip(
             method, n=len(x_dev), steps=epochs * (len(x_dev) // batch_size), eval_at=eval_at, batch_size=batch_size,
             lr=lr, weight_decay=weight_decay, warmup=warmup, seed=seed, ctx=ctx, data_device=x_dev.device,
             checkpoint=path, metadata={"params": params}, compile=compile, progress=progress, log_every=log_every,
-            resume_seconds=resume_seconds, resume_steps=resume_steps)
+            resume_seconds=resume_seconds, resume_steps=resume_steps, grad_clip_norm=grad_clip_norm)
 
     def load() -> TrainResult | None:
         return engine.load_cached(path, lambda p: load_checkpoint(p, model_name=model_name, device=ctx.device),

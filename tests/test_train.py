@@ -114,6 +114,7 @@ def test_logit_scale_is_clamped_at_100(tiny_data, tmp_data, monkeypatch):
     (dict(model_name="nope"), r"MODEL='nope' is not an open_clip model"),
     (dict(device="cuda:7"), r"DEVICE='cuda:7'"),
     (dict(compile="yes"), r"compile='yes' is not allowed: choose one of False, True"),
+    (dict(grad_clip_norm=0.0), r"grad_clip_norm=0.0 is not allowed"),
 ])
 def test_bad_arguments(tiny_data, kwargs, message):
     args = dict(model_name="clipbook-tiny", epochs=1, batch_size=16, device="cpu", progress=False, cache=False)
@@ -207,6 +208,25 @@ def test_command_line_killed_resumes_then_reuses(tmp_data):
     assert again.returncode == 0 and "Loaded cached checkpoint" in again.stdout
     bad = subprocess.run(cmd[:4] + ["--epochs", "0"], capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and "epochs=0 is not allowed" in bad.stderr
+
+
+def test_grad_clip_norm_clips_the_gradients_the_optimizer_steps_on(tiny_data, tmp_data):
+    kw = dict(epochs=1, batch_size=16, lr=1e-3, device="cpu", progress=False, seed=2)
+    plain = clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", **kw)
+    logged = clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", grad_clip_norm=math.inf,
+                                 **kw)
+    # an infinite norm clips nothing: the same run, logged with its gradients' norms, kept under its own name
+    assert "grad_norm" not in plain.history and logged.checkpoint != plain.checkpoint
+    assert logged.history["loss"] == plain.history["loss"]
+    assert len(logged.history["grad_norm"]) == 4 and all(0 < v < math.inf for v in logged.history["grad_norm"])
+    # clipped to almost nothing, AdamW's steps shrink to almost nothing (its eps dominates): the logit scale, which
+    # no weight decay touches, stays where it started, where the unclipped run moved it
+    tight = clipbook.train_clip(tiny_data.images, tiny_data.all_captions(), "clipbook-tiny", grad_clip_norm=1e-12,
+                                **kw)
+    assert tight.history["grad_norm"][0] == pytest.approx(logged.history["grad_norm"][0])  # the norm before clipping
+    start = 1 / 0.07
+    assert tight.model.logit_scale.exp().item() == pytest.approx(start, abs=1e-5)
+    assert abs(plain.model.logit_scale.exp().item() - start) > 1e-3
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
