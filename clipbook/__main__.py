@@ -24,7 +24,8 @@ def train(args: argparse.Namespace) -> None:
     data = world_for(knobs["model"]).dataset(knobs["n_train"], split="train", seed=args.seed)
     result = train_clip(data.images, data.all_captions(), knobs["model"], epochs=knobs["epochs"],
                         batch_size=knobs["batch_size"], lr=knobs["lr"], seed=args.seed, device=args.device,
-                        compile=args.compile, resume_seconds=args.resume_seconds, resume_steps=args.resume_steps)
+                        compile=args.compile, resume_seconds=args.resume_seconds, resume_steps=args.resume_steps,
+                        grad_clip_norm=args.grad_clip_norm)
     if distributed.setup(args.device).is_main:
         clocked = "seconds" in result.history and len(result.history["step"]) > 11
         steady = f", {result.steady_samples_per_second():,.0f}/s after 10 steps" if clocked else ""
@@ -50,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--resume-seconds", type=float, default=60.0,
                    help="write a resumable state every this many seconds (a rerun with the same arguments resumes)")
     p.add_argument("--resume-steps", type=int, default=None, help="... and/or every this many steps")
+    p.add_argument("--grad-clip-norm", type=float, default=None,
+                   help="clip the gradients' global L2 norm to this before each step (default: no clipping)")
     p.set_defaults(func=train)
     args = parser.parse_args(argv)
     args.func(args)

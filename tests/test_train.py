@@ -208,6 +208,8 @@ def test_command_line_killed_resumes_then_reuses(tmp_data):
     assert again.returncode == 0 and "Loaded cached checkpoint" in again.stdout
     bad = subprocess.run(cmd[:4] + ["--epochs", "0"], capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and "epochs=0 is not allowed" in bad.stderr
+    bad = subprocess.run(cmd + ["--grad-clip-norm", "-1"], capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "grad_clip_norm=-1.0 is not allowed" in bad.stderr
 
 
 def test_grad_clip_norm_clips_the_gradients_the_optimizer_steps_on(tiny_data, tmp_data):
