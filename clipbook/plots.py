@@ -82,10 +82,14 @@ def similarity_heatmap(similarity: np.ndarray, images: np.ndarray, captions: Seq
 
 
 def plot_history(history: Mapping[str, Sequence[float]], batch_size: int | None = None,
-                 max_logit_scale: float = 100.0) -> plt.Figure:
-    """Loss, learned logit scale (1 / temperature) and learning rate against the training step."""
-    df = pd.DataFrame({k: history[k] for k in ("step", "loss", "logit_scale", "lr")})
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+                 max_logit_scale: float = 100.0, grad_clip_norm: float | None = None) -> plt.Figure:
+    """Loss, learned logit scale (1 / temperature) and learning rate against the training step; with a fourth
+    panel, the gradients' global norm before clipping (log scale, `grad_clip_norm` drawn) when the history logged
+    it (``train_clip(grad_clip_norm=...)``)."""
+    grad = "grad_norm" in history
+    columns = ("step", "loss", "logit_scale", "lr") + (("grad_norm",) if grad else ())
+    df = pd.DataFrame({k: history[k] for k in columns})
+    fig, axes = plt.subplots(1, 4 if grad else 3, figsize=(18 if grad else 14, 3.6))
     sns.lineplot(df, x="step", y="loss", ax=axes[0], lw=0.8, alpha=0.5, label="per step")
     smooth = df["loss"].rolling(max(1, len(df) // 50), min_periods=1).mean()
     axes[0].plot(df["step"], smooth, color="C3", label="running mean")
@@ -99,6 +103,13 @@ def plot_history(history: Mapping[str, Sequence[float]], batch_size: int | None 
     axes[1].legend(fontsize=8)
     sns.lineplot(df, x="step", y="lr", ax=axes[2])
     axes[2].set_title("learning rate (warm-up, cosine)")
+    if grad:
+        sns.lineplot(df, x="step", y="grad_norm", ax=axes[3], lw=0.8)
+        axes[3].set_yscale("log")
+        if grad_clip_norm is not None and math.isfinite(grad_clip_norm):
+            axes[3].axhline(grad_clip_norm, ls="--", color="grey", label=f"clipped to {grad_clip_norm:g}")
+            axes[3].legend(fontsize=8)
+        axes[3].set_title("gradient norm before clipping")
     fig.tight_layout()
     return fig
 

@@ -28,3 +28,23 @@ def test_interval_bars_draws_each_interval_at_its_bar():
     with pytest.raises(ValueError, match=r"rows lacks the columns \['high'\]"):
         plots.interval_bars(ax, rows.drop(columns="high"), "encoder", "step")
     plt.close(fig)
+
+
+def test_plot_history_adds_the_gradient_norm_where_it_was_logged():
+    history = {"step": [0, 1, 2, 3], "loss": [4.0, 3.0, 5.0, 2.0], "logit_scale": [14.3, 14.5, 14.6, 15.0],
+               "lr": [1e-4, 2e-4, 2e-4, 1e-4]}
+    fig = plots.plot_history(history, batch_size=64)
+    assert len(fig.axes) == 3
+    plt.close(fig)
+    fig = plots.plot_history({**history, "grad_norm": [0.5, 3.0, 40.0, 0.8]}, batch_size=64, grad_clip_norm=1.0)
+    assert len(fig.axes) == 4
+    grad = fig.axes[3]
+    assert grad.get_yscale() == "log"
+    curve, clip = grad.get_lines()[0], grad.get_lines()[-1]
+    assert list(curve.get_ydata()) == [0.5, 3.0, 40.0, 0.8]
+    assert list(clip.get_ydata()) == [1.0, 1.0]  # the clip drawn where the norm is cut
+    plt.close(fig)
+    # clipping at infinity (logged, nothing cut) draws no line at infinity
+    fig = plots.plot_history({**history, "grad_norm": [0.5, 3.0, 40.0, 0.8]}, grad_clip_norm=float("inf"))
+    assert len(fig.axes[3].get_lines()) == 1
+    plt.close(fig)
