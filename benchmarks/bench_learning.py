@@ -82,6 +82,7 @@ def run_clipbook(model_name: str, train: clipbook.ShapesData, captions: list[lis
     r = clipbook.train_clip(train.images, captions, model_name, epochs=knobs["epochs"],
                             batch_size=knobs["batch_size"], lr=knobs["lr"], seed=seed, device="cpu", cache=False,
                             progress=False, resume_seconds=None, evaluate=evaluate,
+                            grad_clip_norm=knobs["grad_clip_norm"],
                             eval_at=[steps_per_epoch * (e + 1) for e in range(knobs["epochs"])])
     ev = r.evaluations
     return {"epochs": list(range(1, knobs["epochs"] + 1)), "seconds": ev["seconds"],

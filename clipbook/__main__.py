@@ -19,13 +19,14 @@ from .utils import resolve_profile
 
 def train(args: argparse.Namespace) -> None:
     """Train notebook 01's CLIP (or another open_clip config) on the shapes corpus."""
-    knobs = profile_knobs("pretraining", resolve_profile(args.profile, args.device), model=args.model, n_train=args.n_train, epochs=args.epochs,
-                 batch_size=args.batch_size, lr=args.lr)
+    knobs = profile_knobs("pretraining", resolve_profile(args.profile, args.device), model=args.model,
+                          n_train=args.n_train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          grad_clip_norm=args.grad_clip_norm)
     data = world_for(knobs["model"]).dataset(knobs["n_train"], split="train", seed=args.seed)
     result = train_clip(data.images, data.all_captions(), knobs["model"], epochs=knobs["epochs"],
                         batch_size=knobs["batch_size"], lr=knobs["lr"], seed=args.seed, device=args.device,
                         compile=args.compile, resume_seconds=args.resume_seconds, resume_steps=args.resume_steps,
-                        grad_clip_norm=args.grad_clip_norm)
+                        grad_clip_norm=knobs["grad_clip_norm"])
     if distributed.setup(args.device).is_main:
         clocked = "seconds" in result.history and len(result.history["step"]) > 11
         steady = f", {result.steady_samples_per_second():,.0f}/s after 10 steps" if clocked else ""
@@ -52,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="write a resumable state every this many seconds (a rerun with the same arguments resumes)")
     p.add_argument("--resume-steps", type=int, default=None, help="... and/or every this many steps")
     p.add_argument("--grad-clip-norm", type=float, default=None,
-                   help="clip the gradients' global L2 norm to this before each step (default: no clipping)")
+                   help="clip the gradients' global L2 norm to this before each step (default: the profile's, "
+                        "1.0 on full, none on quick; inf logs the norm and clips nothing)")
     p.set_defaults(func=train)
     args = parser.parse_args(argv)
     args.func(args)

@@ -17,14 +17,18 @@ PROFILE_TABLES: dict[str, dict[str, dict[str, Any]]] = {
     # (benchmarks/RESULTS.md, issue 12). Full: clipbook-tiny on the 32-px world, as the quick profile. With this
     # recipe it reached image->text recall@1 0.949 on the 2,000 validation pairs (notebook 01 on two CPU threads,
     # fp32, seed 0) and held-out zero-shot 0.992 (notebook 02), where clipbook-small on the 64-px world reached
-    # 0.818 on an H100 (benchmarks/RESULTS.md, "2026-11-28 (night)")
+    # 0.818 on an H100 (benchmarks/RESULTS.md, "2026-11-28 (night)"). The full profile clips the gradients' global
+    # norm at 1.0: its loss spikes followed gradient-norm spikes of up to 132, and clipped, seeds 0 / 1 reached
+    # recall@1 0.966 / 0.976 (t->i 0.926 / 0.958) against 0.949 / 0.947 unclipped. The quick profile does not: at
+    # batch 64 the median norm is 4.7, so 1.0 clips almost every step, and recall@1 fell (benchmarks/RESULTS.md,
+    # "2026-11-29 (later)")
     "pretraining": {
         # sweep_epochs: each batch-size sweep run's epochs. On an H100 the full profile's sweep at its 10 epochs
         # (62,500 optimizer steps at batch 32) was still on its first run when a 255-s call ended; at 2: 12,500.
         "quick": dict(model="clipbook-tiny", n_train=16_384, n_val=1_000, epochs=5, batch_size=64, lr=5e-4,
-                      sweep=[], sweep_epochs=5),
+                      grad_clip_norm=None, sweep=[], sweep_epochs=5),
         "full": dict(model="clipbook-tiny", n_train=200_000, n_val=2_000, epochs=10, batch_size=1024, lr=2e-3,
-                     sweep=[32, 128, 512, 2048], sweep_epochs=2),
+                     grad_clip_norm=1.0, sweep=[32, 128, 512, 2048], sweep_epochs=2),
     },
     # notebook 02: test images per class, labelled images per class for the probes, k-shot draws
     "zero_shot": {

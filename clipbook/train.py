@@ -292,7 +292,8 @@ def workbook_clip(profile: str = "quick", device: str | torch.device = "auto", s
     world = world_for(knobs["model"])
     train = world.dataset(knobs["n_train"], split="train", seed=seed)
     return train_clip(train.images, train.all_captions(), knobs["model"], epochs=knobs["epochs"],
-                      batch_size=knobs["batch_size"], lr=knobs["lr"], seed=seed, device=device, progress=progress)
+                      batch_size=knobs["batch_size"], lr=knobs["lr"], seed=seed, device=device, progress=progress,
+                      grad_clip_norm=knobs["grad_clip_norm"])
 
 
 def page_clip_corpus(n_pages: int, detail: str = "family", page_size: int = 128, realism: float = 1.0,

@@ -128,13 +128,14 @@ def test_01_checkpoint_opens_in_plain_open_clip(nb01):
 def test_01_rerun_reuses_the_checkpoint(nb01, tmp_path):
     again = run_notebook(NOTEBOOKS / "01_contrastive_pretraining.ipynb", tmp_path, profile="quick", device="cpu",
                          parameters={"N_VAL": 200, "SWEEP_BATCH_SIZES": [16, 32], "SWEEP_EPOCHS": 1, "N_TRAIN": 256,
-                                     "EPOCHS": 1, "BATCH_SIZE": 32},
+                                     "EPOCHS": 1, "BATCH_SIZE": 32, "GRAD_CLIP_NORM": 1.0},
                          log_output=False)
-    assert again["n_train"] == 256 and again["n_val"] == 200
+    assert again["n_train"] == 256 and again["n_val"] == 200 and again["grad_clip_norm"] == 1.0
     assert [(row["batch_size"], row["epochs"]) for row in again["batch_sweep"]] == [(16, 1), (32, 1)]
     # the sweep's 32 run has the same parameters as the main run: it must have been loaded, not retrained
     rerun = run_notebook(NOTEBOOKS / "01_contrastive_pretraining.ipynb", tmp_path / "again", profile="quick",
-                         device="cpu", parameters={"N_VAL": 200, "N_TRAIN": 256, "EPOCHS": 1, "BATCH_SIZE": 32},
+                         device="cpu", parameters={"N_VAL": 200, "N_TRAIN": 256, "EPOCHS": 1, "BATCH_SIZE": 32,
+                                                   "GRAD_CLIP_NORM": 1.0},
                          log_output=False)
     assert rerun["loaded_from_cache"] is True and rerun["checkpoint"] == again["checkpoint"]
     assert rerun["train_seconds"] == again["train_seconds"]
@@ -174,6 +175,7 @@ BAD_01 = [
     ({"CAPTIONS_CSV": "pairs.csv", "CSV_CAPTION_KEY": "caption"}, r"CSV_CAPTION_KEY='caption' is not a column"),
     ({"CAPTIONS_CSV": "pairs.csv", "VAL_SHARE": 0}, r"VAL_SHARE=0 is not allowed"),
     ({"HARD_NEGATIVES": "yes"}, r"HARD_NEGATIVES='yes' is not allowed"),
+    ({"GRAD_CLIP_NORM": 0}, r"GRAD_CLIP_NORM=0 is not allowed"),
 ]
 
 

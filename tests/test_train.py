@@ -231,6 +231,23 @@ def test_grad_clip_norm_clips_the_gradients_the_optimizer_steps_on(tiny_data, tm
     assert abs(plain.model.logit_scale.exp().item() - start) > 1e-3
 
 
+def test_workbook_clip_clips_as_its_profile_says(tmp_data, monkeypatch):
+    """`workbook_clip` (the model notebooks 02-07 load) trains with its profile's grad_clip_norm, as notebook 01
+    does, so that both find the same checkpoint: the full profile clips at 1.0 (benchmarks/RESULTS.md)."""
+    small = dict(model="clipbook-tiny", n_train=64, n_val=16, epochs=1, batch_size=16, lr=1e-3, sweep=[],
+                 sweep_epochs=1)
+    monkeypatch.setitem(clipbook.PROFILE_TABLES["pretraining"], "quick", {**small, "grad_clip_norm": 1.0})
+    clipped = clipbook.workbook_clip("quick", device="cpu", progress=False)
+    assert not clipped.loaded and len(clipped.history["grad_norm"]) == 4
+    data = clipbook.world_for("clipbook-tiny").dataset(64, split="train", seed=0)
+    again = clipbook.train_clip(data.images, data.all_captions(), "clipbook-tiny", epochs=1, batch_size=16, lr=1e-3,
+                                device="cpu", progress=False, grad_clip_norm=1.0)
+    assert again.loaded and again.checkpoint == clipped.checkpoint
+    monkeypatch.setitem(clipbook.PROFILE_TABLES["pretraining"], "quick", {**small, "grad_clip_norm": None})
+    plain = clipbook.workbook_clip("quick", device="cpu", progress=False)
+    assert "grad_norm" not in plain.history and plain.checkpoint != clipped.checkpoint
+
+
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
     for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
         torch.testing.assert_close(y, x, rtol=1e-5, atol=1e-6, msg=k)
