@@ -232,7 +232,7 @@ def test_grad_clip_norm_clips_the_gradients_the_optimizer_steps_on(tiny_data, tm
 
 
 def test_workbook_clip_clips_as_its_profile_says(tmp_data, monkeypatch):
-    """`workbook_clip` (the model notebooks 02-07 load) trains with its profile's grad_clip_norm, as notebook 01
+    """`workbook_clip` (the model notebooks 02-05 load) trains with its profile's grad_clip_norm, as notebook 01
     does, so that both find the same checkpoint: the full profile clips at 1.0 (benchmarks/RESULTS.md)."""
     small = dict(model="clipbook-tiny", n_train=64, n_val=16, epochs=1, batch_size=16, lr=1e-3, sweep=[],
                  sweep_epochs=1)
