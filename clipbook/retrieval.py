@@ -7,7 +7,8 @@ caption", and chance is computed exactly for that definition.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections import Counter
+from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -115,6 +116,33 @@ def retrieval_metrics(image_features: torch.Tensor, captions: Sequence[str], tex
     return out
 
 
+def recall_ceiling(captions: Sequence[str], texts: Sequence[str], meaning: Mapping[str, Hashable]) -> dict[str, float]:
+    """The recall@1 a model expects when it tells every meaning apart but not two wordings of one meaning (ties
+    broken at random): a pair in the shapes world has two canonical captions for one layout, so when both are
+    among the texts, its image's own caption is a coin toss. The best a model can do on this gallery, as
+    `retrieval_metrics` scores it: image->text expects 1 / (texts of the image's meaning); text->image expects
+    (images with the text) / (images of its meaning), averaged over the texts.
+
+    `captions`: one per image, each among the distinct `texts`; `meaning`: a key for every text (the shapes
+    world's `{scene.caption: scene.meaning}`). Returns "i2t_recall@1" and "t2i_recall@1"."""
+    captions, texts = list(captions), list(texts)
+    if len(set(texts)) != len(texts):
+        raise ValueError("texts must be distinct: pass the unique captions as candidates.")
+    missing = [c for c in captions if c not in set(texts)]
+    if missing:
+        raise ValueError(f"{len(missing)} captions are not among texts, e.g. {missing[0]!r}.")
+    unknown = [t for t in texts if t not in meaning]
+    if unknown:
+        raise ValueError(f"meaning has no key for {len(unknown)} of the texts, e.g. {unknown[0]!r}: give one for "
+                         "every text.")
+    texts_of = Counter(meaning[t] for t in texts)
+    images_with = Counter(captions)
+    images_of = Counter(meaning[c] for c in captions)
+    i2t = float(np.mean([1 / texts_of[meaning[c]] for c in captions])) if captions else float("nan")
+    t2i = float(np.mean([images_with[t] / images_of[meaning[t]] if images_of[meaning[t]] else 0.0 for t in texts]))
+    return {"i2t_recall@1": i2t, "t2i_recall@1": t2i}
+
+
 def evaluate_retrieval(model: torch.nn.Module, tokenizer, images: np.ndarray, captions: Sequence[str],
                        device="auto", ks: Sequence[int] = (1, 5)) -> dict[str, float]:
     """Encode images and their distinct captions, then `retrieval_metrics`."""
@@ -125,14 +153,16 @@ def evaluate_retrieval(model: torch.nn.Module, tokenizer, images: np.ndarray, ca
 
 def recall_by_gallery_size(image_features: torch.Tensor, captions: Sequence[str], text_features: torch.Tensor,
                            texts: Sequence[str], sizes: Sequence[int], draws: int = 5, seed: int = 0,
-                           groups: Sequence[str] | None = None) -> list[dict]:
+                           groups: Sequence[str] | None = None,
+                           meaning: Mapping[str, Hashable] | None = None) -> list[dict]:
     """Recall@1 over galleries of fewer of these images: for each of `sizes`, `draws` random galleries of that many
     images (one when it is all of them), each ranking only its own images' distinct captions, as
     `retrieval_metrics` does for the whole set. A larger gallery holds more captions one detail away from each
     image's own, so the same model scores lower: recall@1 says as much about the gallery as about the model.
 
     Arguments as `retrieval_metrics`'. `groups` (optional): a label per image (e.g. the scene kind), for
-    image->text recall@1 per group as well ("i2t_recall@1 <group>"). Returns a row per gallery: "gallery" (its
+    image->text recall@1 per group as well ("i2t_recall@1 <group>"). `meaning` (optional, as `recall_ceiling`'s):
+    each gallery's ceilings as well ("i2t_ceiling@1", "t2i_ceiling@1"). Returns a row per gallery: "gallery" (its
     images), "draw", "captions" (its distinct captions), i2t and t2i recall@1 and the chance of i2t's."""
     captions = list(captions)
     n = len(captions)
@@ -166,5 +196,8 @@ def recall_by_gallery_size(image_features: torch.Tensor, captions: Sequence[str]
                 hit = np.array([gallery_texts[j] == c for j, c in zip(first, chosen)])
                 labels = np.array([groups[i] for i in pick])
                 row.update({f"i2t_recall@1 {g}": float(hit[labels == g].mean()) for g in dict.fromkeys(labels)})
+            if meaning is not None:
+                ceiling = recall_ceiling(chosen, gallery_texts, meaning)
+                row.update({"i2t_ceiling@1": ceiling["i2t_recall@1"], "t2i_ceiling@1": ceiling["t2i_recall@1"]})
             rows.append(row)
     return rows

@@ -200,6 +200,23 @@ def test_miss_cause_names_what_a_wrong_caption_gets_wrong():
         assert set(label.split("+")) <= set(WHERE_CAUSES) | set(WHAT_CAUSES) | {SAME_MEANING}, label
 
 
+def test_a_meaning_is_shared_exactly_by_captions_that_say_the_same(world):
+    """`Scene.meaning` joins a pair's two wordings and nothing else: over a validation set's distinct captions,
+    two share a meaning exactly when `miss_cause` calls them SAME_MEANING, and such twins exist."""
+    from clipbook.data import SAME_MEANING, miss_cause
+    pair = _pair()
+    assert pair.meaning == _pair(a=("blue", "star"), b=("red", "circle"), relation="right of").meaning
+    assert pair.meaning != _pair(relation="above").meaning and _single().meaning == _single().caption
+    scene_of = {}
+    for scene in world.dataset(600, "val", seed=5, cache=False).scenes:
+        scene_of.setdefault(scene.caption, scene)
+    scenes = list(scene_of.values())
+    same = [(a.meaning == b.meaning, miss_cause(a, b) == SAME_MEANING) for i, a in enumerate(scenes)
+            for b in scenes[i + 1:]]
+    assert all(m == c for m, c in same)
+    assert sum(m for m, _ in same) >= 2
+
+
 def test_hard_negatives_are_the_captions_of_the_mirror_image_or_the_inverted_relation(world):
     """A phrasing's hard negatives are that phrasing of another scene that differs only in where: a single shape's
     mirror-image cells (none for the centre, none for a phrasing without a position), a pair's inverted relation

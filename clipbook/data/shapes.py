@@ -158,6 +158,16 @@ class Scene:
         """The canonical caption: the one evaluation uses."""
         return self.captions()[0]
 
+    @property
+    def meaning(self) -> str:
+        """What the canonical caption says, one key for its wordings: a pair's two canonical captions ("a red
+        circle to the left of a blue star", "a blue star to the right of a red circle") share it, and no two
+        captions that differ in anything else do (`miss_cause` calls them SAME_MEANING). For
+        `retrieval.recall_ceiling`."""
+        if self.kind == "pair":
+            return min(self.captions()[:2])
+        return self.caption
+
     def to_json(self) -> dict:
         return asdict(self)
 
