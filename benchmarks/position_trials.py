@@ -11,10 +11,10 @@
         # the full profile's recipe on clipbook-tiny (--model clipbook-small for the full profile's own model)
 
 Each trial trains notebook 01's quick recipe (16,384 images x 5 epochs, batch 64; loaded from data/checkpoints
-when trained before) and prints, for 1,000 validation pairs: recall@1 and the `miss_cause` counts per scene
-kind, the text tower's cosines between the nine position phrases (mirror images against the rest), and a
-logistic regression's left-or-right accuracy on image features of single shapes in the edge columns (raw
-pixels beside it).
+when trained before) and prints, for 1,000 validation pairs: recall@1 (image->text; text->image beside it, and the
+best either could be, `recall_ceiling`) and the `miss_cause` counts per scene kind, the text tower's cosines
+between the nine position phrases (mirror images against the rest), and a logistic regression's left-or-right
+accuracy on image features of single shapes in the edge columns (raw pixels beside it).
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from sklearn.model_selection import cross_val_score
 import clipbook
 from clipbook.data import mirror_cells, miss_cause, shapes
 from clipbook.profiles import profile_knobs
+from clipbook.retrieval import recall_ceiling, retrieval_metrics
 from clipbook.zeroshot import where_accuracy
 
 # "reworded": no two mirror images share a form ("in the top left" against "in the top right corner")
@@ -128,10 +129,14 @@ def main() -> None:
     val = world.dataset(knobs["n_val"], split="val", seed=args.seed + 1)
     texts = list(dict.fromkeys(val.captions))
     with torch.no_grad():
-        sim = clipbook.encode_images(model, val.images, "cpu") @ clipbook.encode_texts(model, tokenizer, texts, "cpu").T
+        image_f = clipbook.encode_images(model, val.images, "cpu")
+        text_f = clipbook.encode_texts(model, tokenizer, texts, "cpu")
+        sim = image_f @ text_f.T
         scene_of = {}
         for s in val.scenes:
             scene_of.setdefault(s.caption, s)
+        both = retrieval_metrics(image_f, val.captions, text_f, texts, ks=(1,))
+        ceiling = recall_ceiling(val.captions, texts, {c: s.meaning for c, s in scene_of.items()})
         by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         for s, j in zip(val.scenes, sim.argmax(1).tolist()):
             by_kind[s.kind][miss_cause(s, scene_of[texts[j]])] += 1
@@ -141,6 +146,8 @@ def main() -> None:
                   "grad_clip_norm": args.grad_clip, "loss_spikes": loss_spikes(r.history),
                   **({"grad_norm": quantiles(r.history["grad_norm"])} if "grad_norm" in r.history else {}),
                   "checkpoint": str(r.checkpoint), "recall@1": sum(c["none"] for c in by_kind.values()) / len(val),
+                  "t2i_recall@1": both["t2i_recall@1"],
+                  "recall@1_ceiling": {"i2t": ceiling["i2t_recall@1"], "t2i": ceiling["t2i_recall@1"]},
                   "by_kind": {k: {"n": sum(c.values()), "recall@1": c["none"] / sum(c.values()),
                                   "misses": dict(c.most_common())} for k, c in by_kind.items()},
                   "position_text_cosine": position_cosines(model, tokenizer),
