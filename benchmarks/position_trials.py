@@ -12,9 +12,10 @@
 
 Each trial trains notebook 01's quick recipe (16,384 images x 5 epochs, batch 64; loaded from data/checkpoints
 when trained before) and prints, for 1,000 validation pairs: recall@1 (image->text; text->image beside it, and the
-best either could be, `recall_ceiling`) and the `miss_cause` counts per scene kind, the text tower's cosines
-between the nine position phrases (mirror images against the rest), and a logistic regression's left-or-right
-accuracy on image features of single shapes in the edge columns (raw pixels beside it).
+best either could be, `recall_ceiling`) and the `miss_cause` counts per scene kind (of the images; of the distinct
+captions for text->image), the text tower's cosines between the nine position phrases (mirror images against the
+rest), and a logistic regression's left-or-right accuracy on image features of single shapes in the edge columns
+(raw pixels beside it).
 """
 from __future__ import annotations
 
@@ -135,6 +136,9 @@ def main() -> None:
         scene_of = {}
         for s in val.scenes:
             scene_of.setdefault(s.caption, s)
+        t2i_by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        for t, i in zip(texts, sim.argmax(0).tolist()):  # each distinct caption's first image
+            t2i_by_kind[scene_of[t].kind][miss_cause(scene_of[t], val.scenes[i])] += 1
         both = retrieval_metrics(image_f, val.captions, text_f, texts, ks=(1,))
         ceiling = recall_ceiling(val.captions, texts, {c: s.meaning for c, s in scene_of.items()})
         by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -147,6 +151,8 @@ def main() -> None:
                   **({"grad_norm": quantiles(r.history["grad_norm"])} if "grad_norm" in r.history else {}),
                   "checkpoint": str(r.checkpoint), "recall@1": sum(c["none"] for c in by_kind.values()) / len(val),
                   "t2i_recall@1": both["t2i_recall@1"],
+                  "t2i_by_kind": {k: {"n": sum(c.values()), "recall@1": c["none"] / sum(c.values()),
+                                      "misses": dict(c.most_common())} for k, c in t2i_by_kind.items()},
                   "recall@1_ceiling": {"i2t": ceiling["i2t_recall@1"], "t2i": ceiling["t2i_recall@1"]},
                   "by_kind": {k: {"n": sum(c.values()), "recall@1": c["none"] / sum(c.values()),
                                   "misses": dict(c.most_common())} for k, c in by_kind.items()},
