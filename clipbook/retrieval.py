@@ -88,6 +88,18 @@ def hit_rate(similarity: torch.Tensor, relevant: torch.Tensor, k: int) -> float:
     return float(metric(similarity.reshape(-1).float(), relevant.reshape(-1), indexes=indexes))
 
 
+def _check_gallery(captions: Sequence[str], texts: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The captions (one per image) and the distinct candidate texts as lists, or a clear error."""
+    captions, texts = list(captions), list(texts)
+    known = set(texts)
+    if len(known) != len(texts):
+        raise ValueError("texts must be distinct: pass the unique captions as candidates.")
+    missing = [c for c in captions if c not in known]
+    if missing:
+        raise ValueError(f"{len(missing)} captions are not among texts, e.g. {missing[0]!r}.")
+    return captions, texts
+
+
 def retrieval_metrics(image_features: torch.Tensor, captions: Sequence[str], text_features: torch.Tensor,
                       texts: Sequence[str], ks: Sequence[int] = (1, 5)) -> dict[str, float]:
     """Image->text and text->image recall@k (hit rate) and their chance levels.
@@ -95,14 +107,8 @@ def retrieval_metrics(image_features: torch.Tensor, captions: Sequence[str], tex
     `image_features` (N, D) belong to images whose captions are `captions`; `text_features` (U, D)
     encode the distinct candidate `texts`. Image->text ranks the U texts for each image (relevant: its
     own caption); text->image ranks the N images for each text (relevant: images with that caption)."""
-    captions = list(captions)
-    texts = list(texts)
-    if len(set(texts)) != len(texts):
-        raise ValueError("texts must be distinct: pass the unique captions as candidates.")
+    captions, texts = _check_gallery(captions, texts)
     position = {t: j for j, t in enumerate(texts)}
-    missing = [c for c in captions if c not in position]
-    if missing:
-        raise ValueError(f"{len(missing)} captions are not among texts, e.g. {missing[0]!r}.")
     target = torch.tensor([position[c] for c in captions])
     relevant = target[:, None] == torch.arange(len(texts))[None, :]  # (N, U)
     sim = image_features @ text_features.T
@@ -125,12 +131,7 @@ def recall_ceiling(captions: Sequence[str], texts: Sequence[str], meaning: Mappi
 
     `captions`: one per image, each among the distinct `texts`; `meaning`: a key for every text (the shapes
     world's `{scene.caption: scene.meaning}`). Returns "i2t_recall@1" and "t2i_recall@1"."""
-    captions, texts = list(captions), list(texts)
-    if len(set(texts)) != len(texts):
-        raise ValueError("texts must be distinct: pass the unique captions as candidates.")
-    missing = [c for c in captions if c not in set(texts)]
-    if missing:
-        raise ValueError(f"{len(missing)} captions are not among texts, e.g. {missing[0]!r}.")
+    captions, texts = _check_gallery(captions, texts)
     unknown = [t for t in texts if t not in meaning]
     if unknown:
         raise ValueError(f"meaning has no key for {len(unknown)} of the texts, e.g. {unknown[0]!r}: give one for "
@@ -176,10 +177,8 @@ def recall_by_gallery_size(image_features: torch.Tensor, captions: Sequence[str]
         raise ValueError(f"draws={draws!r} is not allowed: give a positive integer.")
     if groups is not None and len(groups) != n:
         raise ValueError(f"groups has {len(groups)} entries for {n} images: give one label per image, or None.")
+    captions, texts = _check_gallery(captions, texts)
     row_of = {t: j for j, t in enumerate(texts)}
-    missing = [c for c in captions if c not in row_of]
-    if missing:
-        raise ValueError(f"{len(missing)} captions are not among texts, e.g. {missing[0]!r}.")
     rng = np.random.default_rng(seed)
     rows = []
     for size in sorted(set(int(s) for s in sizes)):
