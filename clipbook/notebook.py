@@ -2,7 +2,8 @@
 
 ``start(PROFILE, DEVICE, SEED, OUTPUT_DIR)`` resolves the profile and the device, seeds everything and makes the
 output folder; ``load_clip(MODEL, PRETRAINED, profile, device, seed)`` returns the CLIP a notebook should use:
-notebook 01's workbook model for the profile when both are None, otherwise the open_clip model the user named.
+notebook 01's workbook model for the profile when both are None, its NegCLIP with MODEL="negclip", otherwise the
+open_clip model the user named.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import torch
 
 from .models import LOCAL_DIR, create_clip, preprocess_for
 from .utils import output_dir, resolve_device, resolve_profile, seed_everything
+
+NEGCLIP = "negclip"  # MODEL naming notebook 01's NegCLIP (its section 8) instead of an open_clip config
 
 
 @dataclass(frozen=True)
@@ -60,21 +63,28 @@ def check_pretrained(model_name: str | None, pretrained: str | os.PathLike | Non
         raise ValueError(f"{weights_param}={str(pretrained)!r} is not allowed without {model_param}: name the "
                          f"open_clip config the weights belong to (e.g. {model_param}='ViT-B-32'), or leave both "
                          "None for the workbook's own model.")
+    if model_name == NEGCLIP and pretrained not in (None, ""):
+        raise ValueError(f"{weights_param}={str(pretrained)!r} is not allowed with {model_param}={NEGCLIP!r}: "
+                         "notebook 01's NegCLIP brings its own weights. Leave it None, or name an open_clip config "
+                         f"for {model_param} to load those weights into.")
 
 
 def load_clip(model_name: str | None, pretrained: str | os.PathLike | None, profile: str,
               device: str | torch.device = "auto", seed: int = 0, progress: bool = True) -> NotebookCLIP:
     """MODEL=None and PRETRAINED=None: notebook 01's CLIP for `profile` (loaded from data/checkpoints, or trained
-    now when absent). MODEL given: that open_clip config with PRETRAINED (None: random init; an open_clip tag;
-    a local checkpoint). PRETRAINED without MODEL is an error: the weights need their config's name.
+    now when absent); MODEL="negclip": notebook 01's NegCLIP, the same recipe trained with hard negatives (its
+    section 8; loaded or trained the same way). Any other MODEL: that open_clip config with PRETRAINED (None: random
+    init; an open_clip tag; a local checkpoint). PRETRAINED without MODEL is an error: the weights need their
+    config's name.
 
     A random init is drawn from `seed`, as `train_clip` draws its starting model, and leaves the caller's random
     state as it was: the same model whatever the cells before it did (trained, or loaded from the cache)."""
     from .train import workbook_clip  # training is imported only when the workbook model is asked for
 
     check_pretrained(model_name, pretrained)
-    if model_name is None:
-        trained = workbook_clip(profile, device=device, seed=seed, progress=progress)
+    if model_name in (None, NEGCLIP):
+        trained = workbook_clip(profile, device=device, seed=seed, progress=progress,
+                                hard_negatives=model_name == NEGCLIP)
         clip = NotebookCLIP(trained.model, trained.tokenizer, None, trained.model_name, str(trained.checkpoint))
     else:
         random_init = pretrained in (None, "") and not model_name.startswith(LOCAL_DIR)  # local-dir holds weights
@@ -87,6 +97,6 @@ def load_clip(model_name: str | None, pretrained: str | os.PathLike | None, prof
     if clip.preprocess is None:
         clip.preprocess = preprocess_for(clip.model)
     clip.model.eval()
-    print(f"model {clip.model_name} from {clip.weights}")
+    print(f"model {clip.model_name}{' (NegCLIP)' if model_name == NEGCLIP else ''} from {clip.weights}")
     return clip
 

@@ -285,15 +285,19 @@ def world_for(model_name: str, **world_kwargs: Any):
 
 
 def workbook_clip(profile: str = "quick", device: str | torch.device = "auto", seed: int = 0,
-                  progress: bool = True) -> TrainResult:
+                  progress: bool = True, hard_negatives: bool = False) -> TrainResult:
     """Notebook 01's CLIP for `profile` with its default knobs: loaded from data/checkpoints when
-    notebook 01 (or an earlier call) trained it, trained now otherwise."""
+    notebook 01 (or an earlier call) trained it, trained now otherwise. `hard_negatives`: notebook 01's NegCLIP
+    instead (its section 8): the same recipe, images and steps, with the world's hard negatives
+    (`ShapesData.hard_negatives`: mirror-image positions, inverted relations) in NegCLIP's loss."""
+    check_choice("hard_negatives", hard_negatives, (True, False))
     knobs = profile_knobs("pretraining", profile)
     world = world_for(knobs["model"])
     train = world.dataset(knobs["n_train"], split="train", seed=seed)
     return train_clip(train.images, train.all_captions(), knobs["model"], epochs=knobs["epochs"],
                       batch_size=knobs["batch_size"], lr=knobs["lr"], seed=seed, device=device, progress=progress,
-                      grad_clip_norm=knobs["grad_clip_norm"])
+                      grad_clip_norm=knobs["grad_clip_norm"],
+                      hard_negatives=train.hard_negatives() if hard_negatives else None)
 
 
 def page_clip_corpus(n_pages: int, detail: str = "family", page_size: int = 128, realism: float = 1.0,

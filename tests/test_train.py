@@ -248,6 +248,30 @@ def test_workbook_clip_clips_as_its_profile_says(tmp_data, monkeypatch):
     assert "grad_norm" not in plain.history and plain.checkpoint != clipped.checkpoint
 
 
+def test_workbook_clip_with_hard_negatives_is_notebook_01s_negclip(tmp_data, monkeypatch):
+    """`workbook_clip(hard_negatives=True)`, which MODEL="negclip" loads in notebooks 02-05, trains what notebook
+    01's section 8 trains (the profile's recipe with the world's hard negatives), so both find one checkpoint, and
+    that checkpoint is not the CLIP's."""
+    small = dict(model="clipbook-tiny", n_train=64, n_val=16, epochs=1, batch_size=16, lr=1e-3, sweep=[],
+                 sweep_epochs=1, grad_clip_norm=None)
+    monkeypatch.setitem(clipbook.PROFILE_TABLES["pretraining"], "quick", small)
+    negclip = clipbook.workbook_clip("quick", device="cpu", progress=False, hard_negatives=True)
+    assert not negclip.loaded and max(negclip.history["with_negative"]) > 0  # some drawn captions had a negative
+    data = clipbook.world_for("clipbook-tiny").dataset(64, split="train", seed=0)
+    again = clipbook.train_clip(data.images, data.all_captions(), "clipbook-tiny", epochs=1, batch_size=16, lr=1e-3,
+                                device="cpu", progress=False, hard_negatives=data.hard_negatives())
+    assert again.loaded and again.checkpoint == negclip.checkpoint
+    loaded = clipbook.load_clip("negclip", None, "quick", "cpu", progress=False)
+    assert loaded.weights == str(negclip.checkpoint) and loaded.model_name == "clipbook-tiny"
+    _same_weights(negclip.model, loaded.model)
+    plain = clipbook.workbook_clip("quick", device="cpu", progress=False)
+    assert not plain.loaded and "with_negative" not in plain.history and plain.checkpoint != negclip.checkpoint
+    with pytest.raises(ValueError, match=r"PRETRAINED='x\.pt' is not allowed with MODEL='negclip'"):
+        clipbook.load_clip("negclip", "x.pt", "quick", "cpu")
+    with pytest.raises(ValueError, match=r"hard_negatives='yes' is not allowed"):
+        clipbook.workbook_clip("quick", device="cpu", progress=False, hard_negatives="yes")
+
+
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
     for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
         torch.testing.assert_close(y, x, rtol=1e-5, atol=1e-6, msg=k)
