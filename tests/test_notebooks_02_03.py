@@ -14,7 +14,7 @@ from PIL import Image
 
 from clipbook import intervals
 from clipbook.runner import run_notebook
-from nbcells import first_error, papermill_error
+from nbcells import first_error, papermill_error, run_cells
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 pytestmark = pytest.mark.notebook
@@ -70,6 +70,33 @@ def test_02_runs_on_a_local_checkpoint_file(nb01, nb02, tmp_path):
     assert same["zero_shot_acc_heldout"] == pytest.approx(nb02["zero_shot_acc_heldout"], abs=1e-6)
     assert same["zero_shot_acc_seen"] == pytest.approx(nb02["zero_shot_acc_seen"], abs=1e-6)
 
+
+def test_02_a_model_without_zero_shot_errors_still_scores_colour_and_shape(tmp_path):
+    """The full profile's NegCLIP (seed 0) got every test image's class. Notebook 02 then has no errors to break
+    down, and its next cell, colour and shape scored apart, failed on a name only that breakdown defined. The two
+    cells, on a prediction with no error."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+    from types import SimpleNamespace
+
+    import clipbook
+    from clipbook import plots
+    from clipbook import zeroshot as zs
+
+    world = clipbook.ShapesWorld()
+    labels = np.repeat(np.arange(len(world.classes)), 2)
+    shown = []
+    ns = run_cells(NOTEBOOKS / "02_zero_shot_transfer.ipynb", ["89d72fc2", "5923f8ff"], {
+        "np": np, "pd": pd, "plt": plt, "sns": sns, "plots": plots, "zs": zs, "display": shown.append,
+        "run": SimpleNamespace(out=tmp_path), "world": world, "class_names": world.class_names,
+        "heldout_classes": world.heldout_classes, "TEMPLATE": "a photo of a {}.", "test_labels": labels,
+        "pred": labels.copy(), "correct": np.ones(len(labels), dtype=bool),
+        "is_heldout": np.isin(np.array(world.class_names)[labels], world.heldout_classes)})
+    assert (ns["attributes"].to_numpy() == 1.0).all()
+    assert list(ns["attributes"].index) == ["all", "seen", "held out"]
+    assert (tmp_path / "colour_vs_shape.png").is_file()
+    plt.close("all")
 
 # DATA_DIR: six classes chosen so that one attribute is not enough (each colour and each shape is in two of them):
 # a colour-only or shape-only model is right on 1/2 of the images at best, chance is 1/6
