@@ -98,6 +98,7 @@ def test_02_a_model_without_zero_shot_errors_still_scores_colour_and_shape(tmp_p
     assert (tmp_path / "colour_vs_shape.png").is_file()
     plt.close("all")
 
+
 # DATA_DIR: six classes chosen so that one attribute is not enough (each colour and each shape is in two of them):
 # a colour-only or shape-only model is right on 1/2 of the images at best, chance is 1/6
 FOLDER_CLASSES = ["red circle", "red star", "blue circle", "blue star", "green square", "green circle"]

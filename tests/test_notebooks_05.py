@@ -103,4 +103,3 @@ def test_05_with_notebook_01s_negclip(nb01, nb05, tmp_path):
     assert negclip["weights"] == nb01["negclip_checkpoint"] != nb05["weights"]
     assert 0.125 <= negclip["spatial_acc"] <= 0.375, negclip["spatial_acc"]
     assert negclip["counting_acc"] >= 0.6, negclip["counting_acc"]  # what the captions teach, it still learned
-
