@@ -126,8 +126,9 @@ def recall_ceiling(captions: Sequence[str], texts: Sequence[str], meaning: Mappi
     """The recall@1 a model expects when it tells every meaning apart but not two wordings of one meaning (ties
     broken at random): a pair in the shapes world has two canonical captions for one layout, so when both are
     among the texts, its image's own caption is a coin toss. The best a model can expect on this gallery (one may
-    win a few of the coin tosses by luck), as `retrieval_metrics` scores it: image->text expects 1 / (texts of the image's meaning); text->image expects
-    (images with the text) / (images of its meaning), averaged over the texts.
+    win a few of the coin tosses by luck), as `retrieval_metrics` scores it: image->text expects 1 / (texts of the
+    image's meaning); text->image expects (images with the text) / (images of its meaning), averaged over the
+    texts.
 
     `captions`: one per image, each among the distinct `texts`; `meaning`: a key for every text (the shapes
     world's `{scene.caption: scene.meaning}`). Returns "i2t_recall@1" and "t2i_recall@1"."""
